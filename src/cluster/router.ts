@@ -1,0 +1,139 @@
+import type { Env } from '../env/env.js';
+import type { Host, HostError } from '../host/host.js';
+import type { GroupId, NodeId } from '../raft/types.js';
+import { encodeReply, type ProtocolVersion, type Reply } from '../resp/encoder.js';
+import { errClusterDown, errClusterDownReason, errMoved } from '../resp/replies.js';
+import type { KeyedCommand } from '../commands/spec.js';
+import { encodeOp, decodeOp } from '../commands/op-codec.js';
+import type { ReadContext } from '../commands/keyspace.js';
+import type { Placement } from './placement.js';
+
+/** What the router needs of the peer transport: an RPC to another node. */
+export interface ForwardChannel {
+  request(to: NodeId, payload: Uint8Array, timeoutMs: number): Promise<Uint8Array>;
+}
+
+export interface RouterOptions {
+  nodeId: NodeId;
+  redirect: 'forward' | 'moved';
+  requestTimeoutMs: number;
+  /** How long to wait before retrying when a group has no known leader. */
+  retryMs: number;
+}
+
+/** A reply already encoded in the client's protocol by the node that served it. */
+export interface RawReply {
+  kind: 'raw';
+  bytes: Buffer;
+}
+
+const FORWARD_COMMAND = 1;
+
+/**
+ * Routes a keyed command to its group: served here when this node leads the
+ * group (propose for writes, lease/ReadIndex for reads), forwarded to the
+ * leader's node over the peer link otherwise, or answered with -MOVED when
+ * configured. A group without a leader is retried until the request timeout,
+ * then answered with -CLUSTERDOWN rather than hanging.
+ */
+export class Router {
+  constructor(
+    private readonly env: Env,
+    private readonly opts: RouterOptions,
+    private readonly host: Host,
+    private readonly placement: Placement,
+    private readonly channel: ForwardChannel,
+    private readonly readView: (groupId: GroupId, nowMs: number) => ReadContext,
+  ) {}
+
+  /** Runs `args` (one group's share of a command) on `groupId`. */
+  async route(
+    groupId: GroupId,
+    slot: number,
+    cmd: KeyedCommand,
+    args: Buffer[],
+    proto: ProtocolVersion,
+    forwarded = false,
+  ): Promise<Reply | RawReply> {
+    const deadline = this.env.clock.monotonicMs() + this.opts.requestTimeoutMs;
+    for (;;) {
+      const leader = this.host.leaderOf(groupId);
+      if (this.host.isLeader(groupId)) {
+        const outcome = await this.runLocal(groupId, cmd, args);
+        if (outcome.kind === 'ok') return outcome.value;
+        if (outcome.kind === 'stopped' || outcome.kind === 'noGroup') return errClusterDownReason('The node is shutting down');
+        // notLeader / lost / dropped: leadership moved under us; retry below.
+      } else if (leader !== 0 && leader !== this.opts.nodeId && !forwarded) {
+        if (this.opts.redirect === 'moved') {
+          const addr = this.placement.address(leader);
+          if (addr) return errMoved(slot, addr.host, addr.port);
+        } else {
+          const r = await this.forward(leader, groupId, args, proto, deadline);
+          if (r !== null) return r;
+        }
+      } else if (forwarded && leader !== 0 && leader !== this.opts.nodeId) {
+        // Leadership moved while the request was in flight; the sender will retry.
+        return errClusterDownReason('The cluster is down');
+      }
+      if (this.env.clock.monotonicMs() >= deadline) return errClusterDown();
+      await this.sleep(this.opts.retryMs);
+    }
+  }
+
+  private async runLocal(groupId: GroupId, cmd: KeyedCommand, args: Buffer[]): Promise<{ kind: 'ok'; value: Reply } | HostError> {
+    if (cmd.kind === 'write') {
+      const outcome = await this.host.propose(groupId, encodeOp(args));
+      if (outcome.kind !== 'ok') return outcome;
+      return { kind: 'ok', value: outcome.value as Reply };
+    }
+    const outcome = await this.host.read(groupId);
+    if (outcome.kind !== 'ok') return outcome;
+    return { kind: 'ok', value: cmd.read(this.readView(groupId, this.env.clock.nowMs()), args) };
+  }
+
+  private async forward(to: NodeId, groupId: GroupId, args: Buffer[], proto: ProtocolVersion, deadline: number): Promise<RawReply | null> {
+    const op = encodeOp(args);
+    const payload = Buffer.allocUnsafe(6 + op.length);
+    payload[0] = FORWARD_COMMAND;
+    payload[1] = proto;
+    payload.writeUInt32LE(groupId, 2);
+    op.copy(payload, 6);
+    const timeoutMs = Math.max(1, deadline - this.env.clock.monotonicMs());
+    try {
+      const res = await this.channel.request(to, payload, timeoutMs);
+      const buf = Buffer.from(res.buffer, res.byteOffset, res.byteLength);
+      if (buf[0] === 0) return { kind: 'raw', bytes: buf.subarray(1) };
+      return null; // the other node could not serve it (not leader any more): retry
+    } catch {
+      return null;
+    }
+  }
+
+  /**
+   * Serves a request forwarded by another node. Replies with status 0 and the
+   * reply encoded for the original client, or status 1 when this node should
+   * not serve it (the sender then retries with fresh leadership).
+   */
+  async serveForwarded(
+    payload: Uint8Array,
+    lookup: (name: string) => { cmd: KeyedCommand; slot: number } | undefined,
+  ): Promise<Uint8Array> {
+    const buf = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+    if (buf.length < 6 || buf[0] !== FORWARD_COMMAND) return Buffer.from([1]);
+    const proto = (buf[1] === 3 ? 3 : 2) as ProtocolVersion;
+    const groupId = buf.readUInt32LE(2);
+    const args = decodeOp(buf.subarray(6));
+    const found = args.length > 0 ? lookup(args[0].toString('latin1').toLowerCase()) : undefined;
+    if (!found) return Buffer.from([1]);
+    if (!this.host.isLeader(groupId)) return Buffer.from([1]);
+    const reply = await this.route(groupId, found.slot, found.cmd, args, proto, true);
+    if (reply.kind === 'raw') return Buffer.concat([Buffer.from([0]), reply.bytes]);
+    if (reply.kind === 'error' && reply.message.startsWith('CLUSTERDOWN')) return Buffer.from([1]);
+    return Buffer.concat([Buffer.from([0]), encodeReply(reply, proto)]);
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => this.env.timers.after(ms, resolve));
+  }
+}
+

@@ -1,0 +1,219 @@
+import { readFileSync } from 'node:fs';
+
+/** One member of the cluster as named in the bootstrap list. */
+export interface PeerAddress {
+  nodeId: number;
+  host: string;
+  /** Client (RESP) port. */
+  port: number;
+  /** Peer (Raft transport) port. */
+  peerPort: number;
+}
+
+export interface NodeConfig {
+  nodeId: number;
+  /** Address other nodes and clients reach this node at (also in MOVED replies). */
+  host: string;
+  /** Address the client and peer listeners bind to (default: host). */
+  bind: string;
+  port: number;
+  peerPort: number;
+  dataDir: string;
+  /** Initial members; nodes started with the same list form one cluster. Includes this node. */
+  members: PeerAddress[];
+  clusterId: string;
+  /** Number of data groups created at bootstrap (slots are split evenly). */
+  groups: number;
+  /** Replicas per data group (capped at the number of members). */
+  replicas: number;
+  tickMs: number;
+  electionTicks: number;
+  heartbeatTicks: number;
+  /** Lease = (electionTicks - leaseDriftTicks) ticks. */
+  leaseDriftTicks: number;
+  readMode: 'lease' | 'readindex';
+  /** forward: any node serves any key; moved: answer -MOVED for keys led elsewhere. */
+  redirect: 'forward' | 'moved';
+  /** How long a request waits for a leader or a commit before an error. */
+  requestTimeoutMs: number;
+  maxClients: number;
+  /** A group's log is compacted once this many applied entries precede its first index. */
+  compactEntries: number;
+  logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  logFormat: 'json' | 'pretty';
+}
+
+export class ConfigError extends Error {
+  constructor(readonly field: string, message: string) {
+    super(`invalid config: ${field}: ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export const DEFAULTS: Omit<NodeConfig, 'nodeId' | 'members'> = {
+  host: '127.0.0.1',
+  bind: '',
+  port: 7001,
+  peerPort: 17001,
+  dataDir: './data/node',
+  clusterId: 'raftis',
+  groups: 16,
+  replicas: 3,
+  tickMs: 50,
+  electionTicks: 10,
+  heartbeatTicks: 1,
+  leaseDriftTicks: 2,
+  readMode: 'lease',
+  redirect: 'forward',
+  requestTimeoutMs: 5000,
+  maxClients: 10000,
+  compactEntries: 10000,
+  logLevel: 'info',
+  logFormat: 'json',
+};
+
+type FieldKind = 'int' | 'string' | 'members' | { oneOf: readonly string[] };
+
+const FIELDS: Record<keyof NodeConfig, FieldKind> = {
+  nodeId: 'int',
+  host: 'string',
+  bind: 'string',
+  port: 'int',
+  peerPort: 'int',
+  dataDir: 'string',
+  members: 'members',
+  clusterId: 'string',
+  groups: 'int',
+  replicas: 'int',
+  tickMs: 'int',
+  electionTicks: 'int',
+  heartbeatTicks: 'int',
+  leaseDriftTicks: 'int',
+  readMode: { oneOf: ['lease', 'readindex'] },
+  redirect: { oneOf: ['forward', 'moved'] },
+  requestTimeoutMs: 'int',
+  maxClients: 'int',
+  compactEntries: 'int',
+  logLevel: { oneOf: ['trace', 'debug', 'info', 'warn', 'error', 'silent'] },
+  logFormat: { oneOf: ['json', 'pretty'] },
+};
+
+/** `nodeId` -> `node-id` (flags) and `NODE_ID` (env, after the RAFTIS_ prefix). */
+function kebab(name: string): string {
+  return name.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
+}
+
+/** Parses "1@127.0.0.1:7001:17001,2@..." into member addresses. */
+export function parseMembers(text: string, field = 'members'): PeerAddress[] {
+  const out: PeerAddress[] = [];
+  for (const part of text.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const m = /^(\d+)@([^:]+):(\d+):(\d+)$/.exec(part);
+    if (!m) throw new ConfigError(field, `"${part}" is not of the form id@host:port:peerPort`);
+    out.push({ nodeId: Number(m[1]), host: m[2], port: Number(m[3]), peerPort: Number(m[4]) });
+  }
+  return out;
+}
+
+function coerce(field: keyof NodeConfig, raw: unknown): unknown {
+  const kind = FIELDS[field];
+  if (kind === 'int') {
+    const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^-?\d+$/.test(raw.trim()) ? Number(raw) : NaN;
+    if (!Number.isSafeInteger(n)) throw new ConfigError(field, `expected an integer, got ${JSON.stringify(raw)}`);
+    return n;
+  }
+  if (kind === 'string') {
+    if (typeof raw !== 'string' || raw.length === 0) throw new ConfigError(field, `expected a non-empty string, got ${JSON.stringify(raw)}`);
+    return raw;
+  }
+  if (kind === 'members') {
+    if (typeof raw === 'string') return parseMembers(raw, field);
+    if (!Array.isArray(raw)) throw new ConfigError(field, 'expected a list of members');
+    return raw.map((m, i) => {
+      if (typeof m === 'string') return parseMembers(m, `${field}[${i}]`)[0];
+      const o = m as Record<string, unknown>;
+      for (const k of ['nodeId', 'port', 'peerPort']) {
+        if (!Number.isSafeInteger(o?.[k])) throw new ConfigError(`${field}[${i}].${k}`, 'expected an integer');
+      }
+      if (typeof o.host !== 'string') throw new ConfigError(`${field}[${i}].host`, 'expected a string');
+      return { nodeId: o.nodeId, host: o.host, port: o.port, peerPort: o.peerPort } as PeerAddress;
+    });
+  }
+  if (typeof raw !== 'string' || !kind.oneOf.includes(raw)) {
+    throw new ConfigError(field, `expected one of ${kind.oneOf.join(', ')}, got ${JSON.stringify(raw)}`);
+  }
+  return raw;
+}
+
+/**
+ * Builds a node config from, in increasing precedence: defaults, a JSON file
+ * (`--config path` or RAFTIS_CONFIG), environment variables (RAFTIS_NODE_ID,
+ * RAFTIS_PORT, ...) and command-line flags (`--node-id 1`, `--port=7001`).
+ * Throws ConfigError naming the offending field.
+ */
+export function loadConfig(argv: string[], env: Record<string, string | undefined>): NodeConfig {
+  const flags = new Map<string, string>();
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (!a.startsWith('--')) throw new ConfigError(a, 'unexpected argument');
+    const eq = a.indexOf('=');
+    if (eq > 0) flags.set(a.slice(2, eq), a.slice(eq + 1));
+    else {
+      if (i + 1 >= argv.length) throw new ConfigError(a.slice(2), 'missing value');
+      flags.set(a.slice(2), argv[++i]);
+    }
+  }
+  const merged: Record<string, unknown> = { ...DEFAULTS };
+  const file = flags.get('config') ?? env.RAFTIS_CONFIG;
+  flags.delete('config');
+  if (file) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(readFileSync(file, 'utf8'));
+    } catch (err) {
+      throw new ConfigError('config', `cannot read ${file}: ${(err as Error).message}`);
+    }
+    if (typeof parsed !== 'object' || parsed === null) throw new ConfigError('config', `${file} must hold a JSON object`);
+    for (const [k, v] of Object.entries(parsed)) {
+      if (!(k in FIELDS)) throw new ConfigError(k, `unknown option in ${file}`);
+      merged[k] = coerce(k as keyof NodeConfig, v);
+    }
+  }
+  for (const field of Object.keys(FIELDS) as Array<keyof NodeConfig>) {
+    const envName = 'RAFTIS_' + kebab(field).replace(/-/g, '_').toUpperCase();
+    const value = env[envName];
+    if (value !== undefined && value !== '') merged[field] = coerce(field, value);
+  }
+  for (const [flag, value] of flags) {
+    const field = (Object.keys(FIELDS) as Array<keyof NodeConfig>).find((f) => kebab(f) === flag);
+    if (!field) throw new ConfigError(flag, 'unknown option');
+    merged[field] = coerce(field, value);
+  }
+  return validate(merged);
+}
+
+function validate(c: Record<string, unknown>): NodeConfig {
+  const cfg = c as unknown as NodeConfig;
+  if (cfg.nodeId === undefined) throw new ConfigError('nodeId', 'is required');
+  if (cfg.nodeId < 1) throw new ConfigError('nodeId', 'must be >= 1');
+  for (const f of ['port', 'peerPort'] as const) {
+    if (cfg[f] < 0 || cfg[f] > 65535) throw new ConfigError(f, 'must be a TCP port (0-65535)');
+  }
+  const positive = ['groups', 'replicas', 'tickMs', 'electionTicks', 'heartbeatTicks', 'requestTimeoutMs', 'maxClients', 'compactEntries'] as const;
+  for (const f of positive) if (cfg[f] < 1) throw new ConfigError(f, 'must be >= 1');
+  if (cfg.groups > 16384) throw new ConfigError('groups', 'must be <= 16384 (one slot per group at most)');
+  if (cfg.heartbeatTicks >= cfg.electionTicks) throw new ConfigError('heartbeatTicks', 'must be < electionTicks');
+  if (cfg.leaseDriftTicks < 0 || cfg.leaseDriftTicks >= cfg.electionTicks) {
+    throw new ConfigError('leaseDriftTicks', 'must be in [0, electionTicks)');
+  }
+  if (!cfg.bind) cfg.bind = cfg.host;
+  if (cfg.members === undefined) {
+    cfg.members = [{ nodeId: cfg.nodeId, host: cfg.host, port: cfg.port, peerPort: cfg.peerPort }];
+  }
+  const ids = new Set<number>();
+  for (const m of cfg.members) {
+    if (ids.has(m.nodeId)) throw new ConfigError('members', `node ${m.nodeId} is listed twice`);
+    ids.add(m.nodeId);
+  }
+  if (!ids.has(cfg.nodeId)) throw new ConfigError('members', `must include this node (${cfg.nodeId})`);
+  return cfg;
+}

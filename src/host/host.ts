@@ -1,0 +1,483 @@
+import { RawNode } from '../raft/raw-node.js';
+import {
+  EntryType, MessageType, Role,
+  type ConfState, type Entry, type GroupId, type HardState, type Message, type NodeId,
+  type RaftPersistedState, type Ready, type SnapshotMeta,
+} from '../raft/types.js';
+import type { Env, EnvLogger, TimerHandle } from '../env/env.js';
+import { encodeEntryBatch } from './entry-batch.js';
+
+/** One group's share of a durable log write (the shape of storage's LogUpdate). */
+export interface HostLogUpdate {
+  groupId: GroupId;
+  hardState?: HardState;
+  entries?: Entry[];
+  snapshot?: SnapshotMeta;
+  compactTo?: number;
+}
+
+export interface HostLogStore {
+  write(updates: HostLogUpdate[], opts: { sync: boolean }): Promise<void>;
+}
+
+/** Committed entries of one group, to apply in one storage batch with the others. */
+export interface ApplyWork {
+  groupId: GroupId;
+  entries: Entry[];
+}
+
+/**
+ * The replicated state machine as the host sees it: it applies committed
+ * entries (all groups of one cycle in one storage batch, with each group's
+ * applied index), builds and installs snapshots. `results[i][j]` is the result
+ * of op j of the batch in entries[i] (empty for no-ops and conf changes).
+ */
+export interface HostStateMachine {
+  applied(groupId: GroupId): number;
+  apply(work: ApplyWork[]): Promise<Map<GroupId, unknown[][]>>;
+  /** A point-in-time image of the group, taken synchronously at call time. */
+  snapshot(groupId: GroupId): Promise<Uint8Array>;
+  installSnapshot(groupId: GroupId, meta: SnapshotMeta, data: Uint8Array): Promise<void>;
+  /** Makes everything applied so far durable (before the log is compacted past it). */
+  sync(): Promise<void>;
+}
+
+export interface HostTransport {
+  send(to: NodeId, messages: Message[]): void;
+}
+
+export interface GroupSpec {
+  groupId: GroupId;
+  voters: NodeId[];
+  learners?: NodeId[];
+  persisted?: RaftPersistedState;
+}
+
+export interface HostOptions {
+  nodeId: NodeId;
+  electionTicks: number;
+  heartbeatTicks: number;
+  leaseDriftTicks: number;
+  tickMs: number;
+  readMode: 'lease' | 'readIndex';
+  /** Compact a group's log once this many applied entries sit before its first index. */
+  compactEntries: number;
+  /** Most ops packed into one entry. */
+  batchOpsMax: number;
+}
+
+/** Typed outcomes of host requests: operating conditions, mapped to replies at the edge. */
+export type HostError =
+  | { kind: 'notLeader'; leaderHint: NodeId }
+  | { kind: 'noGroup' }
+  | { kind: 'dropped'; reason: string }
+  | { kind: 'lost' }
+  | { kind: 'stopped' };
+
+export type Outcome<T> = { kind: 'ok'; value: T } | HostError;
+
+interface OpWaiter {
+  op: Uint8Array;
+  resolve: (outcome: Outcome<unknown>) => void;
+}
+
+interface ReadWaiter {
+  resolve: (outcome: Outcome<void>) => void;
+  /** Set once the read index is known. */
+  index: number;
+}
+
+/** One group hosted on this node: its Raft node and the requests waiting on it. */
+class GroupRuntime {
+  /** Ops proposed this turn, packed into one entry at the start of the next cycle. */
+  queued: OpWaiter[] = [];
+  /** index -> the term it was proposed in and the waiters of its ops, in order. */
+  proposed = new Map<number, { term: number; waiters: OpWaiter[] }>();
+  reads = new Map<number, ReadWaiter>();
+  /** Reads whose index is known, waiting for applied to reach it. */
+  readsWaitingApply: ReadWaiter[] = [];
+  lastStampMs = 0;
+  role: Role = Role.Follower;
+  leader: NodeId = 0;
+  confState: ConfState;
+
+  constructor(readonly groupId: GroupId, readonly node: RawNode, confState: ConfState) {
+    this.confState = confState;
+  }
+}
+
+/**
+ * The multi-raft host: every group of this node, one tick loop for all, and
+ * one Ready cycle for all (persist with one write → send → apply with one
+ * batch → reply → advance). While a cycle's write is in flight new work
+ * queues, so batches grow with load (STYLE.md §4).
+ */
+export class Host {
+  private readonly groups = new Map<GroupId, GroupRuntime>();
+  private readonly log: EnvLogger;
+  private ticker: TimerHandle | null = null;
+  private cycleRunning = false;
+  private cycleWanted = false;
+  private cycleScheduled = false;
+  private stopped = false;
+  private readSeq = 1;
+  private readonly idleWaiters: Array<() => void> = [];
+  /** Called after each cycle with the groups whose role or leader changed. */
+  onLeaderChange: (groupId: GroupId, leader: NodeId, role: Role) => void = () => {};
+  onConfChange: (groupId: GroupId, conf: ConfState) => void = () => {};
+
+  constructor(
+    private readonly env: Env,
+    private readonly opts: HostOptions,
+    private readonly logStore: HostLogStore,
+    private readonly sm: HostStateMachine,
+    private readonly transport: HostTransport,
+  ) {
+    this.log = env.logger.child({ node: opts.nodeId });
+  }
+
+  addGroup(spec: GroupSpec): void {
+    if (this.groups.has(spec.groupId)) return;
+    const applied = this.sm.applied(spec.groupId);
+    const node = new RawNode({
+      nodeId: this.opts.nodeId,
+      groupId: spec.groupId,
+      voters: spec.voters,
+      learners: spec.learners ?? [],
+      electionTicks: this.opts.electionTicks,
+      heartbeatTicks: this.opts.heartbeatTicks,
+      leaseDriftTicks: this.opts.leaseDriftTicks,
+      random: this.env.random.fork(`group-${spec.groupId}`),
+      logger: this.log.child({ group: spec.groupId }),
+      persisted: spec.persisted,
+      applied,
+      preVote: true,
+      checkQuorum: true,
+    });
+    const rt = new GroupRuntime(spec.groupId, node, node.status().confState);
+    this.groups.set(spec.groupId, rt);
+    this.kick();
+  }
+
+  groupIds(): GroupId[] {
+    return [...this.groups.keys()];
+  }
+
+  /** The Raft node of a group (for status, campaign and leadership transfer). */
+  raft(groupId: GroupId): RawNode | undefined {
+    return this.groups.get(groupId)?.node;
+  }
+
+  leaderOf(groupId: GroupId): NodeId {
+    return this.groups.get(groupId)?.leader ?? 0;
+  }
+
+  isLeader(groupId: GroupId): boolean {
+    return this.groups.get(groupId)?.role === Role.Leader;
+  }
+
+  start(): void {
+    this.ticker = this.env.timers.every(this.opts.tickMs, () => this.tickAll());
+  }
+
+  /** Stops ticking and fails every waiting request; in-flight cycles finish. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.ticker?.cancel();
+    await this.idle();
+    for (const rt of this.groups.values()) this.failAll(rt, { kind: 'stopped' });
+  }
+
+  /** Resolves when no cycle is running. */
+  idle(): Promise<void> {
+    if (!this.cycleRunning && !this.cycleScheduled) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  step(messages: Message[]): void {
+    if (this.stopped) return;
+    for (const m of messages) {
+      const rt = this.groups.get(m.groupId);
+      if (rt) rt.node.step(m);
+    }
+    this.kick();
+  }
+
+  reportUnreachable(to: NodeId): void {
+    for (const rt of this.groups.values()) if (rt.role === Role.Leader) rt.node.reportUnreachable(to);
+  }
+
+  /**
+   * Proposes one operation to a group. It is packed with the other ops of this
+   * turn into one entry stamped with the leader's time; the promise resolves
+   * with the op's result once the entry is committed and applied here.
+   */
+  propose(groupId: GroupId, op: Uint8Array): Promise<Outcome<unknown>> {
+    const rt = this.groups.get(groupId);
+    if (!rt) return Promise.resolve({ kind: 'noGroup' });
+    if (this.stopped) return Promise.resolve({ kind: 'stopped' });
+    if (rt.role !== Role.Leader) return Promise.resolve({ kind: 'notLeader', leaderHint: rt.leader });
+    return new Promise((resolve) => {
+      rt.queued.push({ op, resolve });
+      this.kick();
+    });
+  }
+
+  /**
+   * Waits until a linearizable read of the group may be served from the local
+   * state machine (lease or ReadIndex on the leader, ReadIndex through the
+   * leader on a follower).
+   */
+  read(groupId: GroupId, mode: 'lease' | 'readIndex' = this.opts.readMode): Promise<Outcome<void>> {
+    const rt = this.groups.get(groupId);
+    if (!rt) return Promise.resolve({ kind: 'noGroup' });
+    if (this.stopped) return Promise.resolve({ kind: 'stopped' });
+    if (mode === 'lease' && rt.role === Role.Leader && rt.node.leaseValid() && this.sm.applied(groupId) >= rt.node.status().commit) {
+      return Promise.resolve({ kind: 'ok', value: undefined });
+    }
+    const id = this.readSeq++;
+    const ctx = Buffer.allocUnsafe(8);
+    ctx.writeDoubleLE(id, 0);
+    const r = rt.node.readIndex(ctx, mode);
+    if (r.kind !== 'ok') return Promise.resolve(r.kind === 'notLeader' ? r : { kind: 'dropped', reason: r.reason });
+    return new Promise((resolve) => {
+      rt.reads.set(id, { resolve, index: -1 });
+      this.kick();
+    });
+  }
+
+  private tickAll(): void {
+    if (this.stopped) return;
+    for (const rt of this.groups.values()) rt.node.tick();
+    this.kick();
+  }
+
+  /** Schedules a cycle; at most one runs at a time and one more is queued. */
+  kick(): void {
+    if (this.cycleRunning) {
+      this.cycleWanted = true;
+      return;
+    }
+    if (this.cycleScheduled) return;
+    this.cycleScheduled = true;
+    this.env.timers.soon(() => {
+      this.cycleScheduled = false;
+      void this.runCycles();
+    });
+  }
+
+  private async runCycles(): Promise<void> {
+    if (this.cycleRunning) return;
+    this.cycleRunning = true;
+    try {
+      do {
+        this.cycleWanted = false;
+        await this.cycle();
+      } while (this.cycleWanted || this.anyReady());
+    } catch (err) {
+      // A failed durable write or apply means this node can no longer keep its promises.
+      this.log.error({ err: String((err as Error)?.stack ?? err) }, 'host cycle failed; stopping node');
+      this.stopped = true;
+      throw err;
+    } finally {
+      this.cycleRunning = false;
+      for (const w of this.idleWaiters.splice(0)) w();
+    }
+  }
+
+  private anyReady(): boolean {
+    if (this.stopped) return false;
+    for (const rt of this.groups.values()) if (rt.queued.length > 0 || rt.node.hasReady()) return true;
+    return false;
+  }
+
+  private flushProposals(rt: GroupRuntime): void {
+    while (rt.queued.length > 0) {
+      const waiters = rt.queued.splice(0, this.opts.batchOpsMax);
+      if (rt.role !== Role.Leader) {
+        for (const w of waiters) w.resolve({ kind: 'notLeader', leaderHint: rt.leader });
+        continue;
+      }
+      // Timestamps are non-decreasing per group even if the wall clock steps back.
+      rt.lastStampMs = Math.max(rt.lastStampMs, this.env.clock.nowMs());
+      const data = encodeEntryBatch({ timeMs: rt.lastStampMs, ops: waiters.map((w) => w.op) });
+      const r = rt.node.propose(data);
+      if (r.kind === 'ok') rt.proposed.set(r.index, { term: r.term, waiters });
+      else {
+        const outcome: HostError = r.kind === 'dropped' ? r : { kind: 'notLeader', leaderHint: r.leaderHint };
+        for (const w of waiters) w.resolve(outcome);
+      }
+    }
+  }
+
+  private async cycle(): Promise<void> {
+    const readies: Array<[GroupRuntime, Ready]> = [];
+    for (const rt of this.groups.values()) {
+      this.flushProposals(rt);
+      if (rt.node.hasReady()) readies.push([rt, rt.node.ready()]);
+    }
+    if (readies.length === 0) return;
+
+    // 1. Messages that may go out at once (snapshots get the state-machine image first).
+    for (const [rt, rd] of readies) {
+      this.noteSoftState(rt, rd);
+      this.sendAll(rt, rd.messages);
+    }
+
+    // 2. One durable write for every group.
+    const updates: HostLogUpdate[] = [];
+    let sync = false;
+    for (const [rt, rd] of readies) {
+      if (!rd.hardState && rd.entries.length === 0 && !rd.snapshot) continue;
+      const u: HostLogUpdate = { groupId: rt.groupId };
+      if (rd.hardState) u.hardState = rd.hardState;
+      if (rd.entries.length > 0) u.entries = rd.entries;
+      if (rd.snapshot) u.snapshot = rd.snapshot.meta;
+      updates.push(u);
+      sync ||= rd.mustSync;
+    }
+    // A snapshot's data must be installed before the log says we have it.
+    for (const [rt, rd] of readies) {
+      if (rd.snapshot) await this.sm.installSnapshot(rt.groupId, rd.snapshot.meta, rd.snapshot.data);
+    }
+    if (updates.length > 0) await this.logStore.write(updates, { sync });
+
+    // 3. Acks and vote grants, now that what they promise is durable.
+    for (const [rt, rd] of readies) this.sendAll(rt, rd.messagesAfterPersist);
+
+    // 4. Apply committed entries of all groups in one batch and answer waiters.
+    const work: ApplyWork[] = [];
+    for (const [rt, rd] of readies) if (rd.committedEntries.length > 0) work.push({ groupId: rt.groupId, entries: rd.committedEntries });
+    const results = work.length > 0 ? await this.sm.apply(work) : new Map<GroupId, unknown[][]>();
+    for (const [rt, rd] of readies) {
+      const res = results.get(rt.groupId);
+      rd.committedEntries.forEach((e, i) => this.settleEntry(rt, e, res?.[i] ?? []));
+      for (const rs of rd.readStates) {
+        const id = Buffer.from(rs.context.buffer, rs.context.byteOffset, rs.context.byteLength).readDoubleLE(0);
+        const w = rt.reads.get(id);
+        if (!w) continue;
+        rt.reads.delete(id);
+        w.index = rs.index;
+        rt.readsWaitingApply.push(w);
+      }
+    }
+
+    // 5. Advance, then serve reads whose index is now applied.
+    for (const [rt, rd] of readies) {
+      rt.node.advance(rd.number);
+      if (rd.confState) {
+        rt.confState = rd.confState;
+        this.onConfChange(rt.groupId, rd.confState);
+      }
+      this.serveReads(rt);
+    }
+    await this.maybeCompact();
+  }
+
+  private noteSoftState(rt: GroupRuntime, rd: Ready): void {
+    if (!rd.softState) return;
+    const { leader, role } = rd.softState;
+    const lostLeadership = rt.role === Role.Leader && role !== Role.Leader;
+    rt.leader = leader;
+    rt.role = role;
+    if (lostLeadership) {
+      // Queued ops were never proposed; reads waiting for a round will not get one.
+      for (const w of rt.queued.splice(0)) w.resolve({ kind: 'notLeader', leaderHint: leader });
+      for (const w of rt.reads.values()) w.resolve({ kind: 'notLeader', leaderHint: leader });
+      rt.reads.clear();
+    }
+    this.onLeaderChange(rt.groupId, leader, role);
+  }
+
+  private sendAll(rt: GroupRuntime, messages: Message[]): void {
+    for (const m of messages) {
+      if (m.type === MessageType.Snap && m.snapshot && m.snapshot.data.length === 0) {
+        void this.sendSnapshot(rt, m);
+      } else {
+        this.transport.send(m.to, [m]);
+      }
+    }
+  }
+
+  private async sendSnapshot(rt: GroupRuntime, m: Message): Promise<void> {
+    try {
+      const applied = this.sm.applied(rt.groupId);
+      if (applied !== m.snapshot!.meta.index) {
+        throw new Error(`snapshot meta index ${m.snapshot!.meta.index} != applied ${applied}`);
+      }
+      const data = await this.sm.snapshot(rt.groupId);
+      this.transport.send(m.to, [{ ...m, snapshot: { meta: m.snapshot!.meta, data } }]);
+      this.log.info({ group: rt.groupId, to: m.to, index: applied, bytes: data.length }, 'sent snapshot');
+      rt.node.reportSnapshot(m.to, true);
+    } catch (err) {
+      this.log.warn({ group: rt.groupId, to: m.to, err: String(err) }, 'snapshot send failed');
+      rt.node.reportSnapshot(m.to, false);
+    }
+    this.kick();
+  }
+
+  private settleEntry(rt: GroupRuntime, e: Entry, results: unknown[]): void {
+    const p = rt.proposed.get(e.index);
+    if (!p) return;
+    rt.proposed.delete(e.index);
+    if (p.term !== e.term || e.type !== EntryType.Normal) {
+      // Another leader's entry took this index: ours was never committed.
+      for (const w of p.waiters) w.resolve({ kind: 'lost' });
+      return;
+    }
+    p.waiters.forEach((w, i) => w.resolve({ kind: 'ok', value: results[i] }));
+  }
+
+  private serveReads(rt: GroupRuntime): void {
+    if (rt.readsWaitingApply.length === 0) return;
+    const applied = this.sm.applied(rt.groupId);
+    const still: ReadWaiter[] = [];
+    for (const w of rt.readsWaitingApply) {
+      if (w.index <= applied) w.resolve({ kind: 'ok', value: undefined });
+      else still.push(w);
+    }
+    rt.readsWaitingApply = still;
+  }
+
+  private compacting = false;
+
+  private async maybeCompact(): Promise<void> {
+    if (this.compacting) return;
+    const due: GroupRuntime[] = [];
+    for (const rt of this.groups.values()) {
+      const st = rt.node.status();
+      if (st.applied - st.firstIndex + 1 > this.opts.compactEntries) due.push(rt);
+    }
+    if (due.length === 0) return;
+    this.compacting = true;
+    try {
+      // The log may drop entries only once the state they produced is durable.
+      await this.sm.sync();
+      const updates: HostLogUpdate[] = [];
+      for (const rt of due) {
+        const applied = this.sm.applied(rt.groupId);
+        rt.node.compact(applied);
+        updates.push({ groupId: rt.groupId, compactTo: applied });
+      }
+      await this.logStore.write(updates, { sync: false });
+    } finally {
+      this.compacting = false;
+    }
+  }
+
+  /** Fails the requests of one group, e.g. when it is removed or the node stops. */
+  private failAll(rt: GroupRuntime, err: HostError): void {
+    for (const w of rt.queued.splice(0)) w.resolve(err);
+    for (const p of rt.proposed.values()) for (const w of p.waiters) w.resolve(err);
+    rt.proposed.clear();
+    for (const w of rt.reads.values()) w.resolve(err);
+    rt.reads.clear();
+    for (const w of rt.readsWaitingApply.splice(0)) w.resolve(err);
+  }
+
+  /** Fails requests that have waited too long (called by the node on a timer). */
+  expire(groupId: GroupId, err: HostError): void {
+    const rt = this.groups.get(groupId);
+    if (rt) this.failAll(rt, err);
+  }
+}

@@ -1,0 +1,47 @@
+#!/usr/bin/env node
+/**
+ * Process entry: one raftis node from a config file, environment variables and
+ * flags (see src/config.ts). Exits non-zero with an error naming the field on
+ * an invalid config; shuts down gracefully on SIGTERM/SIGINT.
+ */
+import { ConfigError, loadConfig } from './config.js';
+import { createRealEnv } from './env/real.js';
+import { createLogger } from './logger.js';
+import { createNode } from './node.js';
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig(process.argv.slice(2), process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`raftis: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const logger = createLogger({ nodeId: config.nodeId, level: config.logLevel, format: config.logFormat });
+  const env = createRealEnv(logger);
+  const node = await createNode(env, config);
+  await node.start();
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    node.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err: String(err) }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`raftis: fatal: ${(err as Error)?.stack ?? String(err)}\n`);
+  process.exit(1);
+});
