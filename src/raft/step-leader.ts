@@ -38,7 +38,10 @@ export function sendAppend(r: Raft, to: NodeId, sendIfEmpty = true): boolean {
   if (pr.next > last + 1) pr.next = last + 1;
   const prevIndex = pr.next - 1;
   const prevTerm = r.log.term(prevIndex);
-  if (prevTerm === undefined) {
+  // A follower with an empty log (a node joining the group) also gets a
+  // snapshot once anything is applied: it carries the membership, which the
+  // joiner could not rebuild by replaying the log from index 1.
+  if (prevTerm === undefined || (prevIndex === 0 && pr.match === 0 && r.log.applied > 0)) {
     sendSnapshot(r, to);
     return true;
   }

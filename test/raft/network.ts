@@ -188,7 +188,10 @@ export class Network {
     const batch = this.queue;
     this.queue = [];
     for (const msg of batch) {
-      if (this.drop(msg)) continue;
+      const dropped = this.drop(msg);
+      // The transport reports how a snapshot stream ended.
+      if (msg.type === MessageType.Snap) this.members.get(msg.from)?.node.reportSnapshot(msg.to, !dropped);
+      if (dropped) continue;
       const to = this.members.get(msg.to);
       if (to !== undefined) to.node.step(msg);
     }
