@@ -85,6 +85,27 @@ export class SegmentedLogStore implements LogStore {
   }
 
   async open(): Promise<void> {
+    try {
+      await this.openNow();
+    } catch (err) {
+      await this.crash();
+      throw err;
+    }
+  }
+
+  /**
+   * Drops the open files without syncing or tidying, as a killed process would (for
+   * tests; unsynced data stays in the page cache as it does after kill -9).
+   */
+  async crash(): Promise<void> {
+    for (const segment of this.segments.values()) await segment.handle.close().catch(() => {});
+    this.segments.clear();
+    if (this.checkpointFd >= 0) fs.closeSync(this.checkpointFd);
+    this.checkpointFd = -1;
+    this.failure = new Error('log store crashed');
+  }
+
+  private async openNow(): Promise<void> {
     await fsp.mkdir(this.dir, { recursive: true });
     const synced = readCheckpoint(join(this.dir, CHECKPOINT_FILE));
     const seqs = (await fsp.readdir(this.dir))
