@@ -1,0 +1,126 @@
+/**
+ * The byte layout of the state-machine store in LevelDB (documented in docs/storage.md).
+ *
+ *   0x00 | groupId u32be                                   -> group meta: generation u32be | applied u48be
+ *   0x01 | groupId u32be | generation u32be                -> garbage marker: that generation is to be deleted
+ *   0x02 | groupId u32be | generation u32be | suffix       -> data, where suffix is
+ *        0x01 | key                                        -> main record (StoredValue)
+ *        0x02 | keyLength u32be | key | field               -> one field of a hash (raw value)
+ *
+ * The generation lets a snapshot be installed atomically: its data is staged under a
+ * new generation, then one batch flips the meta record to it. Fields sort right after
+ * each other per key, so a hash is read or deleted with one range scan, and HSET
+ * changes one field without rewriting the hash.
+ */
+import type { GroupId } from '../raft/types.js';
+import type { StoredValue, ValueType } from './types.js';
+
+export const TAG_META = 0x00;
+export const TAG_GARBAGE = 0x01;
+export const TAG_DATA = 0x02;
+export const KIND_MAIN = 0x01;
+export const KIND_FIELD = 0x02;
+
+export function metaKey(groupId: GroupId): Buffer {
+  const b = Buffer.allocUnsafe(5);
+  b[0] = TAG_META;
+  b.writeUInt32BE(groupId, 1);
+  return b;
+}
+
+export function garbageKey(groupId: GroupId, generation: number): Buffer {
+  const b = Buffer.allocUnsafe(9);
+  b[0] = TAG_GARBAGE;
+  b.writeUInt32BE(groupId, 1);
+  b.writeUInt32BE(generation, 5);
+  return b;
+}
+
+export interface GroupMeta {
+  generation: number;
+  applied: number;
+}
+
+export function encodeMeta(meta: GroupMeta): Buffer {
+  const b = Buffer.allocUnsafe(10);
+  b.writeUInt32BE(meta.generation, 0);
+  b.writeUIntBE(meta.applied, 4, 6);
+  return b;
+}
+
+export function decodeMeta(b: Buffer): GroupMeta {
+  return { generation: b.readUInt32BE(0), applied: b.readUIntBE(4, 6) };
+}
+
+/** The prefix of every data key of one generation of a group. */
+export function dataPrefix(groupId: GroupId, generation: number): Buffer {
+  const b = Buffer.allocUnsafe(9);
+  b[0] = TAG_DATA;
+  b.writeUInt32BE(groupId, 1);
+  b.writeUInt32BE(generation, 5);
+  return b;
+}
+
+/** The smallest key greater than every key starting with `prefix`. */
+export function prefixEnd(prefix: Buffer): Buffer {
+  const b = Buffer.from(prefix);
+  for (let k = b.length - 1; k >= 0; k--) {
+    if (b[k] < 0xff) {
+      b[k]++;
+      return b.subarray(0, k + 1);
+    }
+  }
+  throw new Error('prefixEnd: prefix of 0xff bytes only');
+}
+
+export function mainSuffix(key: Uint8Array): Buffer {
+  const b = Buffer.allocUnsafe(1 + key.length);
+  b[0] = KIND_MAIN;
+  b.set(key, 1);
+  return b;
+}
+
+/** Suffix prefix of all fields of `key`; append the field for one field. */
+export function fieldSuffix(key: Uint8Array, field?: Uint8Array): Buffer {
+  const b = Buffer.allocUnsafe(5 + key.length + (field ? field.length : 0));
+  b[0] = KIND_FIELD;
+  b.writeUInt32BE(key.length, 1);
+  b.set(key, 5);
+  if (field) b.set(field, 5 + key.length);
+  return b;
+}
+
+export type ParsedSuffix =
+  | { kind: typeof KIND_MAIN; key: Buffer }
+  | { kind: typeof KIND_FIELD; key: Buffer; field: Buffer };
+
+export function parseSuffix(s: Buffer): ParsedSuffix {
+  if (s[0] === KIND_MAIN) return { kind: KIND_MAIN, key: s.subarray(1) };
+  if (s[0] === KIND_FIELD && s.length >= 5) {
+    const n = s.readUInt32BE(1);
+    if (5 + n <= s.length) return { kind: KIND_FIELD, key: s.subarray(5, 5 + n), field: s.subarray(5 + n) };
+  }
+  throw new Error('state machine: malformed key suffix');
+}
+
+const VALUE_HEADER_BYTES = 15;
+
+/** type u8 | expireAtMs f64be | revision u48be | value. */
+export function encodeValue(v: StoredValue): Buffer {
+  const b = Buffer.allocUnsafe(VALUE_HEADER_BYTES + v.value.length);
+  b[0] = v.type;
+  b.writeDoubleBE(v.expireAtMs, 1);
+  b.writeUIntBE(v.revision, 9, 6);
+  b.set(v.value, VALUE_HEADER_BYTES);
+  return b;
+}
+
+export function decodeValue(b: Buffer): StoredValue {
+  if (b.length < VALUE_HEADER_BYTES) throw new Error('state machine: malformed stored value');
+  return {
+    type: b[0] as ValueType,
+    expireAtMs: b.readDoubleBE(1),
+    revision: b.readUIntBE(9, 6),
+    value: b.subarray(VALUE_HEADER_BYTES),
+  };
+}
