@@ -107,7 +107,10 @@ export class Connection implements ClientContext {
       this.maybeResume();
     });
     // The client half-closed (e.g. `printf 'PING\r\n' | nc`): answer what it sent, then close.
-    socket.on('end', () => this.beginClosing());
+    socket.on('end', () => {
+      this.beginClosing();
+      this.flush();
+    });
     socket.on('error', (err) => this.log.debug({ err: err.message }, 'client socket error'));
     socket.on('close', () => this.onSocketClose());
   }
@@ -134,7 +137,6 @@ export class Connection implements ClientContext {
     if (this.closing) return;
     this.closing = true;
     this.socket.pause();
-    if (this.head === this.queue.length && !this.isClosed) this.socket.end();
   }
 
   private onData(chunk: Buffer): void {
