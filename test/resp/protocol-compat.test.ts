@@ -29,6 +29,7 @@ const cases: Array<[string, Buffer]> = [
   ['single-quote escape', b("ECHO 'it\\'s'\r\n")],
   ['empty lines ignored', b('\r\n\r\n\n   \r\nPING\r\n')],
   ['bare LF ends an inline command', b('PING\nPING\n')],
+  ['quote inside a token', b('ECHO a"b" c\r\nECHO a"b"c\r\n')],
   ['tab separates inline args', b('ECHO a\tb\r\n')],
   ['unknown command with args', b('foo a b\r\n')],
   ['unknown command without args', b('foo\r\n')],
