@@ -55,7 +55,12 @@ interface Slot {
   proto: ProtocolVersion;
 }
 
+const EMPTY = Buffer.alloc(0);
 const QUIT = Buffer.from('quit');
+/** Within one chunk, flush (and check back-pressure) after this many queued replies... */
+const MID_CHUNK_FLUSH_REPLIES = 256;
+/** ...or once queued bulk replies add up to this many bytes. */
+const MID_CHUNK_FLUSH_BYTES = 256 * 1024;
 
 function isQuit(name: Buffer): boolean {
   return name.length === 4 && (name[0]! | 0x20) === QUIT[0] && (name[1]! | 0x20) === QUIT[1]
@@ -88,6 +93,7 @@ export class Connection implements ClientContext {
   private isClosed = false;
   private paused = false;
   private waitingDrain = false;
+  private unflushedBytesEstimate = 0;
   private readonly log: EnvLogger;
 
   constructor(id: number, socket: Socket, opts: ConnectionOptions) {
@@ -139,9 +145,19 @@ export class Connection implements ClientContext {
     this.socket.pause();
   }
 
+  /** True while the connection is not reading because of back-pressure. */
+  get readingPaused(): boolean {
+    return this.paused;
+  }
+
+  /** Bytes written to the socket but not yet sent. */
+  get outputBytes(): number {
+    return this.socket.writableLength;
+  }
+
   private onData(chunk: Buffer): void {
     if (this.closing || this.isClosed) return;
-    const err = this.decoder.feed(chunk, (args) => this.dispatch(args));
+    const err = this.decoder.feed(chunk, (args) => this.dispatchAndCheck(args));
     if (err !== null) {
       if (err.kind === 'protocol') {
         this.log.debug({ message: err.message }, 'protocol error');
@@ -158,6 +174,22 @@ export class Connection implements ClientContext {
 
   private enqueue(reply: Reply): void {
     this.queue.push({ reply, proto: this.protocol });
+    if (reply.kind === 'bulk' && reply.value !== null) this.unflushedBytesEstimate += reply.value.length;
+  }
+
+  /**
+   * Dispatches one command; returns false to stop decoding the rest of the chunk when the client is
+   * overloaded, so that one chunk full of `GET big` cannot queue unbounded replies.
+   */
+  private dispatchAndCheck(args: Buffer[]): boolean {
+    this.dispatch(args);
+    if (this.pendingReplies < MID_CHUNK_FLUSH_REPLIES && this.unflushedBytesEstimate < MID_CHUNK_FLUSH_BYTES) return true;
+    this.flush();
+    if (this.overloaded()) {
+      this.maybePause();
+      return false;
+    }
+    return true;
   }
 
   private dispatch(args: Buffer[]): void {
@@ -227,6 +259,7 @@ export class Connection implements ClientContext {
         }
       }
       if (!this.socket.write(this.out.take())) this.waitingDrain = true;
+      this.unflushedBytesEstimate = 0;
     }
     if (this.closing && this.head === this.queue.length) {
       this.socket.end();
@@ -251,7 +284,9 @@ export class Connection implements ClientContext {
   private maybeResume(): void {
     if (this.paused && !this.closing && !this.isClosed && !this.overloaded()) {
       this.paused = false;
-      this.socket.resume();
+      // Requests already received but not yet decoded go first; they may pause us again.
+      this.onData(EMPTY);
+      if (!this.paused && !this.closing && !this.isClosed) this.socket.resume();
     }
   }
 

@@ -36,9 +36,11 @@ export type DecodeError =
 export interface RequestDecoder {
   /**
    * Consumes one chunk, calling `onCommand` for each complete request (never with zero args).
-   * Returns the error that ends the stream; after an error the decoder ignores further input.
+   * When `onCommand` returns false the decoder stops and keeps the rest of its input; feeding an
+   * empty chunk later resumes from there. Returns the error that ends the stream; after an error
+   * the decoder ignores further input.
    */
-  feed(chunk: Buffer, onCommand: (args: Buffer[]) => void): DecodeError | null;
+  feed(chunk: Buffer, onCommand: (args: Buffer[]) => boolean | void): DecodeError | null;
   /** Bytes received but not yet part of a completed command. */
   bufferedBytes(): number;
 }
@@ -189,7 +191,7 @@ export function createRequestDecoder(limits: DecoderLimits = DEFAULT_DECODER_LIM
   };
 
   /** Parses as much of buf[pos..] as possible. Returns an error, or null when more input is needed. */
-  const parse = (onCommand: (args: Buffer[]) => void): DecodeError | null => {
+  const parse = (onCommand: (args: Buffer[]) => boolean | void): DecodeError | null => {
     for (;;) {
       const avail = buf.length - pos;
       if (avail === 0) { needBytes = 0; awaitByte = -1; return null; }
@@ -207,7 +209,7 @@ export function createRequestDecoder(limits: DecoderLimits = DEFAULT_DECODER_LIM
         if (split === null) return protocol('unbalanced quotes in request');
         pos = nl + 1;
         resetCommand();
-        if (split.length > 0) onCommand(split);
+        if (split.length > 0 && onCommand(split) === false) return stopped();
         continue;
       }
 
@@ -255,8 +257,15 @@ export function createRequestDecoder(limits: DecoderLimits = DEFAULT_DECODER_LIM
       }
       const command = args;
       resetCommand();
-      onCommand(command);
+      if (onCommand(command) === false) return stopped();
     }
+  };
+
+  /** The consumer asked to stop: nothing is awaited, so the next feed parses at once. */
+  const stopped = (): null => {
+    needBytes = 0;
+    awaitByte = -1;
+    return null;
   };
 
   const buffered = (): number => buf.length - pos + pendingBytes + partialArgBytes;
@@ -265,8 +274,9 @@ export function createRequestDecoder(limits: DecoderLimits = DEFAULT_DECODER_LIM
     bufferedBytes: buffered,
     feed(chunk, onCommand) {
       if (failed !== null) return failed;
-      if (chunk.length === 0) return null;
-      if (buf.length - pos === 0 && pendingBytes === 0) {
+      if (chunk.length === 0) {
+        if (buf.length - pos === 0 || pendingBytes > 0) return null;
+      } else if (buf.length - pos === 0 && pendingBytes === 0) {
         buf = chunk;
         pos = 0;
       } else {

@@ -11,7 +11,7 @@ function decodeChunks(chunks: Buffer[], decoder = createRequestDecoder()): { com
   const commands: string[][] = [];
   let error: DecodeError | null = null;
   for (const c of chunks) {
-    error = decoder.feed(c, (args) => commands.push(args.map((a) => a.toString('latin1'))));
+    error = decoder.feed(c, (args) => { commands.push(args.map((a) => a.toString('latin1'))); });
     if (error) break;
   }
   return { commands, error };
@@ -59,7 +59,7 @@ test('a large bulk arriving in many chunks is assembled once', () => {
   const req = Buffer.concat([b('*2\r\n$4\r\nECHO\r\n$1048576\r\n'), value, b('\r\n')]);
   const decoder = createRequestDecoder();
   const got: Buffer[][] = [];
-  for (let i = 0; i < req.length; i += 1000) decoder.feed(req.subarray(i, i + 1000), (a) => got.push(a));
+  for (let i = 0; i < req.length; i += 1000) decoder.feed(req.subarray(i, i + 1000), (a) => { got.push(a); });
   assert.equal(got.length, 1);
   assert.ok(got[0]![1]!.equals(value));
   assert.equal(decoder.bufferedBytes(), 0);
@@ -126,4 +126,17 @@ test('the redis-parser decoder reads the same RESP arrays', () => {
   const resp = b('*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$5\r\nva\r\nl\r\n*1\r\n$4\r\nPING\r\n');
   const r = decodeChunks([resp.subarray(0, 7), resp.subarray(7)], createRedisParserDecoder());
   assert.deepEqual(r, { commands: [['SET', 'key', 'va\r\nl'], ['PING']], error: null });
+});
+
+test('a consumer can stop the decoder and resume it with an empty chunk', () => {
+  const decoder = createRequestDecoder();
+  const got: string[] = [];
+  const take = (a: Buffer[]): boolean => { got.push(a[0]!.toString()); return false; };
+  decoder.feed(b('A\r\nB\r\n*1\r\n$1\r\nC\r\nD'), take);
+  assert.deepEqual(got, ['A']);
+  decoder.feed(Buffer.alloc(0), take);
+  assert.deepEqual(got, ['A', 'B']);
+  decoder.feed(b('\r\n'), () => { got.push('x'); });
+  assert.deepEqual(got, ['A', 'B', 'x', 'x']);
+  assert.equal(decoder.bufferedBytes(), 0);
 });
