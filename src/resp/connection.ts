@@ -1,0 +1,301 @@
+/**
+ * One client connection: decodes requests, dispatches them to the CommandHandler, and writes the
+ * replies strictly in request order, coalescing every reply that is ready in one turn into one
+ * socket write. Reading stops while too many replies are queued or the socket is backed up.
+ */
+import type { Socket } from 'node:net';
+import type { EnvLogger } from '../env/env.js';
+import { createRequestDecoder, type DecoderLimits, type RequestDecoder } from './decoder.js';
+import { ok, ReplyBuffer, type ProtocolVersion, type Reply } from './encoder.js';
+import { errInternal, errProtocol } from './replies.js';
+
+/** What a handler knows about the client that sent a command. */
+export interface ClientContext {
+  /** Unique per server, increasing from 1 (as Redis CLIENT ID). */
+  readonly id: number;
+  /** CLIENT SETNAME; null when unset. */
+  name: string | null;
+  /** Reply protocol. Setting it to 3 (HELLO 3) applies from the reply of the command that sets it. */
+  protocol: ProtocolVersion;
+  /** Peer address `ip:port`. */
+  readonly addr: string;
+  /** Local address `ip:port`. */
+  readonly laddr: string;
+  /** Connection flags for the command layer (e.g. `readonly`, `asking`, `multi`). */
+  readonly flags: Set<string>;
+  /** Selected database (raftis has only db 0, but SELECT 0 is allowed). */
+  db: number;
+  /** Arbitrary per-connection state owned by the command layer. */
+  readonly state: Map<string, unknown>;
+  /** Closes the connection once every reply queued so far (including the current one) is written. */
+  closeAfterReply(): void;
+  /** True once the client has gone away; replies to it are dropped. */
+  readonly closed: boolean;
+}
+
+/** Executes one command; may be async. Throwing or rejecting yields `-ERR <message>`. */
+export type CommandHandler = (ctx: ClientContext, args: Buffer[]) => Reply | Promise<Reply>;
+
+export interface ConnectionOptions {
+  handler: CommandHandler;
+  logger: EnvLogger;
+  /** Schedules the flush of replies that resolved asynchronously (setImmediate in production). */
+  soon: (fn: () => void) => void;
+  decoderLimits?: DecoderLimits;
+  /** Stop reading while more replies than this are queued unwritten (default 4096). */
+  pendingRepliesMax?: number;
+  /** Stop reading while the socket holds more unsent bytes than this (default 4 MiB). */
+  outputBytesHighWater?: number;
+  /** Called once when the connection is gone. */
+  onClose?: (conn: Connection) => void;
+}
+
+interface Slot {
+  reply: Reply | undefined;
+  proto: ProtocolVersion;
+}
+
+const EMPTY = Buffer.alloc(0);
+const QUIT = Buffer.from('quit');
+/** Within one chunk, flush (and check back-pressure) after this many queued replies... */
+const MID_CHUNK_FLUSH_REPLIES = 256;
+/** ...or once queued bulk replies add up to this many bytes. */
+const MID_CHUNK_FLUSH_BYTES = 256 * 1024;
+
+function isQuit(name: Buffer): boolean {
+  return name.length === 4 && (name[0]! | 0x20) === QUIT[0] && (name[1]! | 0x20) === QUIT[1]
+    && (name[2]! | 0x20) === QUIT[2] && (name[3]! | 0x20) === QUIT[3];
+}
+
+/** One client connection; see the file comment. */
+export class Connection implements ClientContext {
+  readonly id: number;
+  name: string | null = null;
+  protocol: ProtocolVersion = 2;
+  readonly addr: string;
+  readonly laddr: string;
+  readonly flags = new Set<string>();
+  db = 0;
+  readonly state = new Map<string, unknown>();
+
+  private readonly socket: Socket;
+  private readonly opts: ConnectionOptions;
+  private readonly decoder: RequestDecoder;
+  private readonly out = new ReplyBuffer();
+  private readonly pendingRepliesMax: number;
+  private readonly outputBytesHighWater: number;
+  // Invariant: queue[head..] are the requests whose replies are not yet encoded, in request order.
+  private queue: Slot[] = [];
+  private head = 0;
+  private flushScheduled = false;
+  /** No more requests are read (QUIT, protocol error, closeAfterReply); close once the queue drains. */
+  private closing = false;
+  private isClosed = false;
+  private paused = false;
+  private waitingDrain = false;
+  private unflushedBytesEstimate = 0;
+  private readonly log: EnvLogger;
+
+  constructor(id: number, socket: Socket, opts: ConnectionOptions) {
+    this.id = id;
+    this.socket = socket;
+    this.opts = opts;
+    this.decoder = createRequestDecoder(opts.decoderLimits);
+    this.pendingRepliesMax = opts.pendingRepliesMax ?? 4096;
+    this.outputBytesHighWater = opts.outputBytesHighWater ?? 4 * 1024 * 1024;
+    this.addr = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
+    this.laddr = `${socket.localAddress ?? '?'}:${socket.localPort ?? 0}`;
+    this.log = opts.logger.child({ client: id, addr: this.addr });
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('drain', () => {
+      this.waitingDrain = false;
+      this.maybeResume();
+    });
+    // The client half-closed (e.g. `printf 'PING\r\n' | nc`): answer what it sent, then close.
+    socket.on('end', () => {
+      this.beginClosing();
+      this.flush();
+    });
+    socket.on('error', (err) => this.log.debug({ err: err.message }, 'client socket error'));
+    socket.on('close', () => this.onSocketClose());
+  }
+
+  get closed(): boolean {
+    return this.isClosed;
+  }
+
+  /** Replies queued but not yet written to the socket. */
+  get pendingReplies(): number {
+    return this.queue.length - this.head;
+  }
+
+  closeAfterReply(): void {
+    this.beginClosing();
+  }
+
+  /** Closes the connection now, dropping queued replies. */
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  private beginClosing(): void {
+    if (this.closing) return;
+    this.closing = true;
+    this.socket.pause();
+  }
+
+  /** True while the connection is not reading because of back-pressure. */
+  get readingPaused(): boolean {
+    return this.paused;
+  }
+
+  /** Bytes written to the socket but not yet sent. */
+  get outputBytes(): number {
+    return this.socket.writableLength;
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.closing || this.isClosed) return;
+    const err = this.decoder.feed(chunk, (args) => this.dispatchAndCheck(args));
+    if (err !== null) {
+      if (err.kind === 'protocol') {
+        this.log.debug({ message: err.message }, 'protocol error');
+        this.enqueue(errProtocol(err.message));
+        this.beginClosing();
+      } else {
+        this.log.warn({ bufferedBytes: err.bufferedBytes }, 'closing client that reached the query buffer limit');
+        this.socket.destroy();
+        return;
+      }
+    }
+    this.flush();
+  }
+
+  private enqueue(reply: Reply): void {
+    this.queue.push({ reply, proto: this.protocol });
+    if (reply.kind === 'bulk' && reply.value !== null) this.unflushedBytesEstimate += reply.value.length;
+  }
+
+  /**
+   * Dispatches one command; returns false to stop decoding the rest of the chunk when the client is
+   * overloaded, so that one chunk full of `GET big` cannot queue unbounded replies.
+   */
+  private dispatchAndCheck(args: Buffer[]): boolean {
+    this.dispatch(args);
+    if (this.pendingReplies < MID_CHUNK_FLUSH_REPLIES && this.unflushedBytesEstimate < MID_CHUNK_FLUSH_BYTES) return true;
+    this.flush();
+    if (this.overloaded()) {
+      this.maybePause();
+      return false;
+    }
+    return true;
+  }
+
+  private dispatch(args: Buffer[]): void {
+    if (this.closing) return; // Requests after QUIT or a protocol error in the same chunk are ignored.
+    if (isQuit(args[0]!)) {
+      this.enqueue(ok());
+      this.beginClosing();
+      return;
+    }
+    let result: Reply | Promise<Reply>;
+    try {
+      result = this.opts.handler(this, args);
+    } catch (e) {
+      this.enqueue(this.handlerFailed(e, args));
+      return;
+    }
+    // The protocol is read after the handler ran so that HELLO 3 gets a RESP3 reply.
+    if (!(result instanceof Promise)) {
+      this.enqueue(result);
+      return;
+    }
+    const slot: Slot = { reply: undefined, proto: this.protocol };
+    this.queue.push(slot);
+    result.then(
+      (reply) => this.resolveSlot(slot, reply),
+      (e: unknown) => this.resolveSlot(slot, this.handlerFailed(e, args)),
+    );
+  }
+
+  private handlerFailed(e: unknown, args: Buffer[]): Reply {
+    const message = e instanceof Error ? e.message : String(e);
+    this.log.error({ err: message, command: args[0]!.toString('latin1', 0, 64) }, 'command handler failed');
+    return errInternal(message);
+  }
+
+  private resolveSlot(slot: Slot, reply: Reply): void {
+    slot.reply = reply;
+    if (this.isClosed || this.flushScheduled) return;
+    this.flushScheduled = true;
+    this.opts.soon(() => {
+      this.flushScheduled = false;
+      this.flush();
+    });
+  }
+
+  /** Encodes every ready reply at the head of the queue into one write. */
+  private flush(): void {
+    if (this.isClosed) return;
+    const queue = this.queue;
+    let i = this.head;
+    while (i < queue.length) {
+      const slot = queue[i]!;
+      if (slot.reply === undefined) break;
+      this.out.add(slot.reply, slot.proto);
+      i++;
+    }
+    if (i !== this.head) {
+      if (i === queue.length) {
+        this.queue = [];
+        this.head = 0;
+      } else {
+        this.head = i;
+        // Compact now and then so the array does not grow without bound.
+        if (this.head > 1024 && this.head * 2 > queue.length) {
+          this.queue = queue.slice(this.head);
+          this.head = 0;
+        }
+      }
+      if (!this.socket.write(this.out.take())) this.waitingDrain = true;
+      this.unflushedBytesEstimate = 0;
+    }
+    if (this.closing && this.head === this.queue.length) {
+      this.socket.end();
+      return;
+    }
+    this.maybePause();
+    this.maybeResume();
+  }
+
+  private overloaded(): boolean {
+    return this.waitingDrain || this.pendingReplies > this.pendingRepliesMax
+      || this.socket.writableLength > this.outputBytesHighWater;
+  }
+
+  private maybePause(): void {
+    if (!this.paused && !this.closing && this.overloaded()) {
+      this.paused = true;
+      this.socket.pause();
+    }
+  }
+
+  private maybeResume(): void {
+    if (this.paused && !this.closing && !this.isClosed && !this.overloaded()) {
+      this.paused = false;
+      // Requests already received but not yet decoded go first; they may pause us again.
+      this.onData(EMPTY);
+      if (!this.paused && !this.closing && !this.isClosed) this.socket.resume();
+    }
+  }
+
+  private onSocketClose(): void {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    // Pending promises still resolve into their slots; flush() ignores them now.
+    this.queue = [];
+    this.head = 0;
+    this.opts.onClose?.(this);
+  }
+}

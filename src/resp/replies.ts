@@ -1,0 +1,80 @@
+/**
+ * The one catalog of error replies, byte-exact with Redis 7.0 (checked against redis-server 7.0.15).
+ * Clients parse these strings (ioredis splits MOVED/ASK on spaces), so never build errors ad hoc.
+ */
+import { errorReply, type Reply } from './encoder.js';
+
+/** Renders an argument as Redis's `%.*s` does: bytes up to the first NUL, at most `max` bytes. */
+function cString(arg: Buffer | string, max: number): string {
+  const buf = typeof arg === 'string' ? Buffer.from(arg) : arg;
+  let end = buf.indexOf(0);
+  if (end === -1) end = buf.length;
+  return buf.subarray(0, Math.min(end, Math.max(0, max))).toString('latin1');
+}
+
+function err(message: string): Reply {
+  return errorReply(message);
+}
+
+/** `-ERR <message>` for free-form ERR replies; prefer a named constructor below. */
+export const errGeneric = (message: string): Reply => err(`ERR ${message}`);
+
+/** `-ERR wrong number of arguments for 'get' command` (name as the client typed it, lowercased by Redis). */
+export const errWrongArgs = (command: string): Reply =>
+  err(`ERR wrong number of arguments for '${command.toLowerCase()}' command`);
+
+/**
+ * `-ERR unknown command 'foo', with args beginning with: 'a' 'b' `: the name is capped at 128 bytes,
+ * the args are appended while the list is under 128 bytes, each capped to what remains (processCommand).
+ */
+export function errUnknownCommand(args: ReadonlyArray<Buffer | string>): Reply {
+  let list = '';
+  for (let i = 1; i < args.length && list.length < 128; i++) {
+    list += `'${cString(args[i]!, 128 - list.length)}' `;
+  }
+  return err(`ERR unknown command '${cString(args[0] ?? '', 128)}', with args beginning with: ${list}`);
+}
+
+/** `-ERR unknown subcommand 'foo'. Try CLIENT HELP.` */
+export const errUnknownSubcommand = (command: string, sub: Buffer | string): Reply =>
+  err(`ERR unknown subcommand '${cString(sub, 128)}'. Try ${command.toUpperCase()} HELP.`);
+
+export const errSyntax = (): Reply => err('ERR syntax error');
+export const errWrongType = (): Reply => err('WRONGTYPE Operation against a key holding the wrong kind of value');
+export const errNotInteger = (): Reply => err('ERR value is not an integer or out of range');
+export const errOverflow = (): Reply => err('ERR increment or decrement would overflow');
+export const errNotFloat = (): Reply => err('ERR value is not a valid float');
+export const errIncrNanOrInf = (): Reply => err('ERR increment would produce NaN or Infinity');
+export const errDbIndexOutOfRange = (): Reply => err('ERR DB index is out of range');
+export const errInvalidExpireTime = (command: string): Reply =>
+  err(`ERR invalid expire time in '${command.toLowerCase()}' command`);
+export const errNoSuchKey = (): Reply => err('ERR no such key');
+export const errMaxClients = (): Reply => err('ERR max number of clients reached');
+export const errNoAuth = (): Reply => err('NOAUTH Authentication required.');
+export const errWrongPass = (): Reply => err('WRONGPASS invalid username-password pair or user is disabled.');
+export const errAuthNotConfigured = (): Reply =>
+  err('ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?');
+export const errNoProto = (): Reply => err('NOPROTO unsupported protocol version');
+/** `message` is the text after `Protocol error: ` as produced by the decoder. */
+export const errProtocol = (message: string): Reply => err(`ERR Protocol error: ${message}`);
+
+// Transactions.
+export const errExecAbort = (): Reply => err('EXECABORT Transaction discarded because of previous errors.');
+export const errExecWithoutMulti = (): Reply => err('ERR EXEC without MULTI');
+export const errDiscardWithoutMulti = (): Reply => err('ERR DISCARD without MULTI');
+export const errMultiNested = (): Reply => err('ERR MULTI calls can not be nested');
+export const errWatchInMulti = (): Reply => err('ERR WATCH inside MULTI is not allowed');
+
+// Cluster (Redis clusterRedirectClient; see docs/reference/redis-cluster-protocol.md).
+/** `-MOVED <slot> <host>:<port>`; host may be empty (`:6380`). */
+export const errMoved = (slot: number, host: string, port: number): Reply => err(`MOVED ${slot} ${host}:${port}`);
+export const errAsk = (slot: number, host: string, port: number): Reply => err(`ASK ${slot} ${host}:${port}`);
+export const errCrossSlot = (): Reply => err("CROSSSLOT Keys in request don't hash to the same slot");
+export const errTryAgain = (): Reply => err('TRYAGAIN Multiple keys request during rehashing of slot');
+export const errClusterDown = (): Reply => err('CLUSTERDOWN The cluster is down');
+export const errClusterDownUnbound = (): Reply => err('CLUSTERDOWN Hash slot not served');
+/** Clients look only at the first token, so a raft-specific reason after CLUSTERDOWN is safe. */
+export const errClusterDownReason = (reason: string): Reply => err(`CLUSTERDOWN ${reason}`);
+
+/** An internal failure of a handler, surfaced as `-ERR <message>`. */
+export const errInternal = (message: string): Reply => err(`ERR ${message}`);
