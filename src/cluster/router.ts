@@ -22,10 +22,7 @@ export interface RouterOptions {
 }
 
 /** A reply already encoded in the client's protocol by the node that served it. */
-export interface RawReply {
-  kind: 'raw';
-  bytes: Buffer;
-}
+export type RawReply = Extract<Reply, { kind: 'raw' }>;
 
 const FORWARD_COMMAND = 1;
 

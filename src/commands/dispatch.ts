@@ -62,7 +62,7 @@ export class Dispatcher {
     const slots = positions.map((p) => keySlot(args[p]));
     const first = slots[0];
     if (slots.every((s) => s === first)) {
-      return this.router.route(this.placement.groupOfSlot(first), first, cmd, args, ctx.protocol) as Promise<Reply>;
+      return this.router.route(this.placement.groupOfSlot(first), first, cmd, args, ctx.protocol);
     }
     if (cmd.combine !== 'sum' || positions.some((p, i) => p !== i + 1)) return errCrossSlot();
     // Split `NAME k1 k2 ...` into one command per group and add the integer replies.
@@ -81,7 +81,7 @@ export class Dispatcher {
         if (r.kind === 'integer') sum += Number(r.value);
         else if (r.kind === 'raw') {
           const m = /^:(-?\d+)\r\n$/.exec(r.bytes.toString('latin1'));
-          if (!m) return r as unknown as Reply;
+          if (!m) return r;
           sum += Number(m[1]);
         } else return r;
       }

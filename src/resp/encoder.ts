@@ -27,7 +27,9 @@ export type Reply =
   /** RESP2: a bulk string of the digits. */
   | { readonly kind: 'bignum'; readonly value: string }
   /** RESP2: an array (how Redis sends pub/sub messages to RESP2 clients). */
-  | { readonly kind: 'push'; readonly items: readonly Reply[] };
+  | { readonly kind: 'push'; readonly items: readonly Reply[] }
+  /** Bytes already encoded in the client's protocol, e.g. a reply relayed from another node. */
+  | { readonly kind: 'raw'; readonly bytes: Buffer };
 
 export type ProtocolVersion = 2 | 3;
 
@@ -181,6 +183,11 @@ function writeReply(w: Writer, r: Reply, proto: ProtocolVersion): void {
     case 'bignum':
       if (proto === 3) w.header(P.bignum, r.value);
       else { w.header(P.bulk, r.value.length); w.bytes(r.value); }
+      return;
+    case 'raw':
+      w.ensure(r.bytes.length);
+      r.bytes.copy(w.buf, w.len);
+      w.len += r.bytes.length;
       return;
   }
 }
