@@ -122,6 +122,7 @@ export class Network {
     };
     m.config = config;
     m.node = new RawNode(config);
+    this.held.delete(nodeId);
     this.queue = this.queue.filter((q) => q.to !== nodeId && q.from !== nodeId);
     return m.node;
   }
@@ -129,10 +130,29 @@ export class Network {
   /** Persists, sends and applies one Ready of `nodeId`, then advances. */
   handleReady(nodeId: NodeId): Ready | null {
     const m = this.get(nodeId);
+    if (this.held.has(nodeId)) this.finishReady(nodeId);
     if (!m.node.hasReady()) return null;
     const rd = m.node.ready();
     this.persistAndApply(m, rd);
     return rd;
+  }
+
+  /** Readies taken but not yet persisted/advanced, to test input between ready() and advance(). */
+  private readonly held = new Map<NodeId, Ready>();
+
+  /** Takes `nodeId`'s Ready but leaves persisting and advancing for finishReady. */
+  beginReady(nodeId: NodeId): boolean {
+    const m = this.get(nodeId);
+    if (this.held.has(nodeId) || !m.node.hasReady()) return false;
+    this.held.set(nodeId, m.node.ready());
+    return true;
+  }
+
+  finishReady(nodeId: NodeId): void {
+    const rd = this.held.get(nodeId);
+    if (rd === undefined) return;
+    this.held.delete(nodeId);
+    this.persistAndApply(this.get(nodeId), rd);
   }
 
   private persistAndApply(m: Member, rd: Ready): void {
@@ -178,6 +198,11 @@ export class Network {
     let any = false;
     for (const id of this.members.keys()) {
       if (this.autoReady.get(id) === false) continue;
+      if (this.held.has(id)) {
+        this.finishReady(id);
+        any = true;
+        continue;
+      }
       if (this.handleReady(id) !== null) any = true;
     }
     return any;
