@@ -121,7 +121,9 @@ export class SegmentedLogStore implements LogStore {
         throw new StorageCorruptionError(this.dir, 0, `group ${groupId}: entry ${missing} is live but its segment is missing`);
       }
     }
-    this.checkpointFd = fs.openSync(join(this.dir, CHECKPOINT_FILE), 'w');
+    // Not 'w': truncating the checkpoint would forget how far the log is synced until the next write.
+    const checkpointPath = join(this.dir, CHECKPOINT_FILE);
+    this.checkpointFd = fs.openSync(checkpointPath, fs.existsSync(checkpointPath) ? 'r+' : 'w+');
     // Every start writes into a fresh segment opening with the state record: a segment
     // damaged at its tail is never appended to, and old segments become deletable.
     const next = seqs.length > 0 ? seqs[seqs.length - 1] + 1 : 1;
@@ -200,7 +202,11 @@ export class SegmentedLogStore implements LogStore {
 
   async close(): Promise<void> {
     await this.tail;
-    if (this.unsyncedBytes > 0 && !this.failure) await this.current.handle.datasync();
+    if (this.unsyncedBytes > 0 && !this.failure) {
+      await this.current.handle.datasync();
+      this.unsyncedBytes = 0;
+      this.writeCheckpoint();
+    }
     for (const segment of this.segments.values()) await segment.handle.close();
     this.segments.clear();
     if (this.checkpointFd >= 0) fs.closeSync(this.checkpointFd);
