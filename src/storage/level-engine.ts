@@ -17,8 +17,10 @@ export interface EngineIterateOptions {
   gte?: Buffer;
   lt: Buffer;
   snapshot?: EngineSnapshot;
-  /** Entries fetched per round trip to the thread pool. */
+  /** Most entries fetched per round trip to the thread pool. */
   batchSize?: number;
+  /** Most bytes fetched per round trip to the thread pool (default 1 MiB). */
+  pageBytes?: number;
 }
 
 export class LevelEngine {
@@ -51,7 +53,8 @@ export class LevelEngine {
   }
 
   async *iterate(opts: EngineIterateOptions): AsyncGenerator<[Buffer, Buffer]> {
-    const range: Record<string, unknown> = { lt: opts.lt };
+    // classic-level stops filling a page at 16 KiB by default: each page is a thread-pool round trip.
+    const range: Record<string, unknown> = { lt: opts.lt, highWaterMarkBytes: opts.pageBytes ?? 1024 * 1024 };
     if (opts.gt) range.gt = opts.gt;
     if (opts.gte) range.gte = opts.gte;
     if (opts.snapshot) range.snapshot = opts.snapshot;

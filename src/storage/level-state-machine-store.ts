@@ -64,6 +64,8 @@ export class LevelStateMachineStore implements StateMachineStore {
   private readonly engine: LevelEngine;
   private readonly metas = new Map<GroupId, GroupMeta>();
   private tail: Promise<void> = Promise.resolve();
+  /** Generations found marked as garbage at open (an install or deletion a crash interrupted), then deleted. */
+  recoveredGenerations = 0;
 
   constructor(readonly location: string) {
     this.engine = new LevelEngine(location);
@@ -82,6 +84,7 @@ export class LevelStateMachineStore implements StateMachineStore {
     for (const [groupId, generation] of garbage) {
       assert(this.metas.get(groupId)?.generation !== generation, `state machine: live generation ${generation} of group ${groupId} marked as garbage`);
       await this.dropGeneration(groupId, generation);
+      this.recoveredGenerations++;
     }
   }
 

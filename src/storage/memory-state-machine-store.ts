@@ -28,7 +28,7 @@ function emptyGroup(): GroupState {
 }
 
 function copyValue(v: StoredValue): StoredValue {
-  return { type: v.type, value: Uint8Array.from(v.value), expireAtMs: v.expireAtMs, revision: v.revision };
+  return { type: v.type, value: Buffer.from(v.value), expireAtMs: v.expireAtMs, revision: v.revision };
 }
 
 function sortedKeys<T>(m: Map<string, T>): string[] {
@@ -61,7 +61,7 @@ class MemoryBatch implements StateMachineBatch {
   putField(groupId: GroupId, key: Uint8Array, field: Uint8Array, value: Uint8Array): this {
     const k = id(key);
     const f = id(field);
-    const v = Uint8Array.from(value);
+    const v = Buffer.from(value);
     this.ops.push((s) => {
       const g = s.group(groupId);
       let m = g.fields.get(k);
@@ -120,13 +120,13 @@ export class MemoryStateMachineStore implements StateMachineStore {
 
   getFieldSync(groupId: GroupId, key: Uint8Array, field: Uint8Array): Uint8Array | undefined {
     const v = this.state.get(groupId)?.fields.get(id(key))?.get(id(field));
-    return v && Uint8Array.from(v);
+    return v && Buffer.from(v);
   }
 
   async *fields(groupId: GroupId, key: Uint8Array): AsyncIterable<[Uint8Array, Uint8Array]> {
     const m = this.state.get(groupId)?.fields.get(id(key));
     if (!m) return;
-    for (const f of sortedKeys(m)) yield [bytesOf(f), Uint8Array.from(m.get(f)!)];
+    for (const f of sortedKeys(m)) yield [bytesOf(f), Buffer.from(m.get(f)!)];
   }
 
   async *scan(groupId: GroupId, opts: ScanOptions = {}): AsyncIterable<[Uint8Array, StoredValue]> {
@@ -184,7 +184,7 @@ export class MemoryStateMachineStore implements StateMachineStore {
         const k = id(parsed.key);
         let m = next.fields.get(k);
         if (!m) next.fields.set(k, (m = new Map()));
-        m.set(id(parsed.field), Uint8Array.from(item.value));
+        m.set(id(parsed.field), Buffer.from(item.value));
       }
     }
     this.state.set(groupId, next);

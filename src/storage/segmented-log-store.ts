@@ -8,7 +8,7 @@
  * synced checkpoint and no well-formed record follows it; anywhere else it is
  * corruption of synced data and open() throws StorageCorruptionError naming the file
  * and offset. The checkpoint file records how far the log is known to be synced; it
- * is rewritten (without fsync) after every sync write, so it can only lag.
+ * is rewritten (without fsync) after every sync write, so it can only lag (synced-mark.ts).
  *
  * Segments: every segment opens with a KIND_STATE record (hard state, snapshot meta and
  * bounds of every group), so any segment but the current one may be deleted once none
@@ -17,7 +17,6 @@
 import * as fs from 'node:fs';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
-import { crc32 } from 'node:zlib';
 import type { Entry, EntryType, GroupId, HardState, RaftPersistedState, SnapshotMeta } from '../raft/types.js';
 import { StorageCorruptionError } from './types.js';
 import type { LogStore, LogStoreStats, LogUpdate, LogWriteOptions } from './types.js';
@@ -27,14 +26,13 @@ import {
   type DecodedUpdate, type EntryLocation, type GroupCheckpoint,
 } from './log-record.js';
 import { assert } from './assert.js';
+import { SyncedMark, type SyncedPosition } from './synced-mark.js';
 
 export interface SegmentedLogStoreOptions {
   /** A segment rolls once it would exceed this size (a single larger record still fits alone). */
   segmentBytes?: number;
 }
 
-const CHECKPOINT_FILE = 'synced.ckpt';
-const CHECKPOINT_BYTES = 20;
 const SEGMENT_SUFFIX = '.seg';
 
 /** Stands for an entry whose segment was deleted; replay must drop every one of them. */
@@ -52,18 +50,6 @@ interface Segment {
   live: number;
 }
 
-/** Reads at the synced position recorded in the checkpoint file, or {0, 0} when absent or unreadable. */
-function readCheckpoint(path: string): { seq: number; offset: number } {
-  let buf: Buffer;
-  try {
-    buf = fs.readFileSync(path);
-  } catch {
-    return { seq: 0, offset: 0 };
-  }
-  if (buf.length < CHECKPOINT_BYTES || crc32(buf.subarray(0, 16)) !== buf.readUInt32LE(16)) return { seq: 0, offset: 0 };
-  return { seq: buf.readDoubleLE(0), offset: buf.readDoubleLE(8) };
-}
-
 export class SegmentedLogStore implements LogStore {
   private readonly segmentBytes: number;
   private readonly logs = new Map<GroupId, GroupLog<EntryLocation>>();
@@ -74,14 +60,14 @@ export class SegmentedLogStore implements LogStore {
   private unsyncedBytes = 0;
   /** False while the current segment holds only its state record. */
   private currentHasBatches = false;
-  private checkpointFd = -1;
-  private readonly checkpointBuf = Buffer.alloc(CHECKPOINT_BYTES);
+  private readonly synced: SyncedMark;
   private tail: Promise<void> = Promise.resolve();
   private failure: Error | null = null;
   private counters: LogStoreStats = { fsyncs: 0, dirSyncs: 0, writes: 0, bytesWritten: 0 };
 
   constructor(readonly dir: string, options: SegmentedLogStoreOptions = {}) {
     this.segmentBytes = options.segmentBytes ?? 64 * 1024 * 1024;
+    this.synced = new SyncedMark(dir);
   }
 
   async open(): Promise<void> {
@@ -100,14 +86,13 @@ export class SegmentedLogStore implements LogStore {
   async crash(): Promise<void> {
     for (const segment of this.segments.values()) await segment.handle.close().catch(() => {});
     this.segments.clear();
-    if (this.checkpointFd >= 0) fs.closeSync(this.checkpointFd);
-    this.checkpointFd = -1;
+    this.synced.close();
     this.failure = new Error('log store crashed');
   }
 
   private async openNow(): Promise<void> {
     await fsp.mkdir(this.dir, { recursive: true });
-    const synced = readCheckpoint(join(this.dir, CHECKPOINT_FILE));
+    const synced = this.synced.read();
     const seqs = (await fsp.readdir(this.dir))
       .filter((n) => n.endsWith(SEGMENT_SUFFIX))
       .map((n) => Number(n.slice(0, -SEGMENT_SUFFIX.length)))
@@ -121,7 +106,7 @@ export class SegmentedLogStore implements LogStore {
         throw new StorageCorruptionError(this.dir, 0, `group ${groupId}: entry ${missing} is live but its segment is missing`);
       }
     }
-    this.checkpointFd = fs.openSync(join(this.dir, CHECKPOINT_FILE), 'w');
+    this.synced.open();
     // Every start writes into a fresh segment opening with the state record: a segment
     // damaged at its tail is never appended to, and old segments become deletable.
     const next = seqs.length > 0 ? seqs[seqs.length - 1] + 1 : 1;
@@ -200,11 +185,14 @@ export class SegmentedLogStore implements LogStore {
 
   async close(): Promise<void> {
     await this.tail;
-    if (this.unsyncedBytes > 0 && !this.failure) await this.current.handle.datasync();
+    if (this.unsyncedBytes > 0 && !this.failure) {
+      await this.current.handle.datasync();
+      this.unsyncedBytes = 0;
+      this.writeCheckpoint();
+    }
     for (const segment of this.segments.values()) await segment.handle.close();
     this.segments.clear();
-    if (this.checkpointFd >= 0) fs.closeSync(this.checkpointFd);
-    this.checkpointFd = -1;
+    this.synced.close();
     this.failure = new Error('log store closed');
   }
 
@@ -303,11 +291,7 @@ export class SegmentedLogStore implements LogStore {
   }
 
   private writeCheckpoint(): void {
-    const b = this.checkpointBuf;
-    b.writeDoubleLE(this.current.seq, 0);
-    b.writeDoubleLE(this.offset, 8);
-    b.writeUInt32LE(crc32(b.subarray(0, 16)), 16);
-    fs.writeSync(this.checkpointFd, b, 0, CHECKPOINT_BYTES, 0);
+    this.synced.write(this.current.seq, this.offset);
   }
 
   private checkpoints(): GroupCheckpoint[] {
@@ -363,7 +347,7 @@ export class SegmentedLogStore implements LogStore {
     if (u.compactTo !== undefined) log.compact(u.compactTo, u.compactTerm);
   }
 
-  private async replaySegment(seq: number, last: boolean, synced: { seq: number; offset: number }): Promise<void> {
+  private async replaySegment(seq: number, last: boolean, synced: SyncedPosition): Promise<void> {
     const path = join(this.dir, segmentName(seq));
     const handle = await fsp.open(path, 'r+');
     const segment: Segment = { seq, path, handle, live: 0 };

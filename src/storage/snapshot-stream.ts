@@ -20,7 +20,9 @@ export async function* encodeSnapshotStream(applied: number, records: AsyncItera
   let used = 0;
   let crc = 0;
   let count = 0;
-  function* put(bytes: Buffer): Generator<Uint8Array> {
+  /** Full chunks not yet handed out. */
+  let full: Buffer[] = [];
+  const put = (bytes: Buffer): void => {
     let at = 0;
     while (at < bytes.length) {
       const n = Math.min(chunkBytes - used, bytes.length - at);
@@ -29,31 +31,37 @@ export async function* encodeSnapshotStream(applied: number, records: AsyncItera
       at += n;
       if (used === chunkBytes) {
         crc = crc32(chunk, crc);
-        yield chunk;
+        full.push(chunk);
         chunk = Buffer.allocUnsafe(chunkBytes);
         used = 0;
       }
     }
-  }
+  };
   const header = Buffer.allocUnsafe(HEADER_BYTES);
   header.writeUInt32BE(MAGIC, 0);
   header[4] = VERSION;
   header.writeUIntBE(applied, 5, 6);
-  yield* put(header);
+  put(header);
   const lengths = Buffer.allocUnsafe(8);
   for await (const [suffix, value] of records) {
     lengths.writeUInt32BE(suffix.length, 0);
     lengths.writeUInt32BE(value.length, 4);
-    yield* put(lengths);
-    yield* put(suffix);
-    yield* put(value);
+    put(lengths);
+    put(suffix);
+    put(value);
     count++;
+    if (full.length > 0) {
+      const out = full;
+      full = [];
+      yield* out;
+    }
   }
   const trailer = Buffer.allocUnsafe(12);
   trailer.writeUInt32BE(END, 0);
   trailer.writeUInt32BE(count, 4);
   // The CRC covers the trailer's first 8 bytes too.
-  yield* put(trailer.subarray(0, 8));
+  put(trailer.subarray(0, 8));
+  yield* full;
   const last = chunk.subarray(0, used);
   crc = crc32(last, crc);
   trailer.writeUInt32BE(crc >>> 0, 8);
