@@ -262,7 +262,10 @@ export class Connection implements ClientContext {
       this.unflushedBytesEstimate = 0;
     }
     if (this.closing && this.head === this.queue.length) {
+      // Keep reading (and discarding, see onData) so that the client's FIN is seen and the
+      // socket closes fully instead of lingering half-open.
       this.socket.end();
+      this.socket.resume();
       return;
     }
     this.maybePause();

@@ -47,6 +47,7 @@ export function createRespServer(opts: RespServerOptions): RespServer {
       // As Redis acceptCommonHandler: reply, then close.
       socket.on('error', () => {});
       socket.end(encodeReply(errMaxClients()));
+      socket.resume(); // Read (and drop) until the client's FIN so the socket closes fully.
       log.warn({ maxClients }, 'rejected client: max number of clients reached');
       return;
     }
