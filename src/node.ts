@@ -6,18 +6,18 @@ import { Host } from './host/host.js';
 import { Role, type GroupId } from './raft/types.js';
 import { PeerTransport } from './transport/peer-transport.js';
 import { SegmentedLogStore } from './storage/segmented-log-store.js';
-import { LevelStateMachineStore } from './storage/level-state-machine.js';
+import { LevelStateMachineStore } from './storage/level-state-machine-store.js';
 import type { LogStore, StateMachineStore } from './storage/types.js';
 import { createRespServer, type RespServer } from './resp/server.js';
 import { initialPlacement, type Placement } from './cluster/placement.js';
 import { Router } from './cluster/router.js';
 import { KvStateMachine } from './commands/apply.js';
-import { Dispatcher } from './commands/dispatch.js';
+import { buildRegistry, Dispatcher, getKeysReply } from './commands/dispatch.js';
 import { SERVER_COMMANDS, type ServerInfo } from './commands/server.js';
 import { STRING_COMMANDS } from './commands/strings.js';
 import { KEY_COMMANDS } from './commands/keys.js';
 import type { KeyedCommand } from './commands/spec.js';
-import { commandTable } from './commands/table-view.js';
+import { array, bulk } from './resp/encoder.js';
 import { infoSections } from './node-info.js';
 
 export const VERSION = '7.0.15';
@@ -95,7 +95,7 @@ export async function createNode(env: Env, config: NodeConfig): Promise<Node> {
 
   const startedAtMs = env.clock.nowMs();
   let server: RespServer | null = null;
-  const table = commandTable([...commands.keys(), ...SERVER_COMMANDS.keys()]);
+  const registry = buildRegistry(commands, SERVER_COMMANDS);
   const info: ServerInfo = {
     version: VERSION,
     nodeId: config.nodeId,
@@ -115,13 +115,13 @@ export async function createNode(env: Env, config: NodeConfig): Promise<Node> {
       }
       return total;
     },
-    commandCount: () => table.count(),
-    commandInfo: (names) => table.infoReply(names),
-    commandDocs: (names) => table.docsReply(names),
-    commandList: () => table.listReply(),
-    commandGetKeys: (args) => table.getKeysReply(args),
+    commandCount: () => registry.size,
+    commandInfo: (names) => registry.commandInfoReply(names ?? []),
+    commandDocs: (names) => registry.commandDocsReply(names ?? []),
+    commandList: () => array(registry.list().map((c) => bulk(c.spec.name))),
+    commandGetKeys: (args) => getKeysReply(registry, args),
   };
-  const dispatcher = new Dispatcher(table, commands, SERVER_COMMANDS, info, router, placement);
+  const dispatcher = new Dispatcher(registry, info, router, placement);
   transport.onRequest((_from, payload) => router.serveForwarded(payload, dispatcher.lookupForwarded));
 
   server = createRespServer({

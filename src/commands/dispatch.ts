@@ -1,6 +1,8 @@
-import { integer, type Reply } from '../resp/encoder.js';
+import { array, bulk, integer, type Reply } from '../resp/encoder.js';
 import type { ClientContext } from '../resp/connection.js';
-import { errCrossSlot, errUnknownCommand, errWrongArgs } from '../resp/replies.js';
+import { errCrossSlot, errGeneric, errWrongArgs } from '../resp/replies.js';
+import { arityOk, CommandRegistry, getKeyIndexes, lookupCommand, type CommandSpec } from './table.js';
+import { COMMAND_DOCS } from './docs.js';
 import { keySlot } from '../cluster/slot.js';
 import type { Placement } from '../cluster/placement.js';
 import type { Router } from '../cluster/router.js';
@@ -8,16 +10,41 @@ import type { GroupId } from '../raft/types.js';
 import type { KeyedCommand } from './spec.js';
 import type { ServerCommand, ServerInfo } from './server.js';
 
-/** What the dispatcher needs of the command table. */
-export interface CommandMeta {
-  name: string;
-  arity: number;
+/** What the registry holds for each command: how to run it. */
+export type Handler =
+  | { kind: 'keyed'; cmd: KeyedCommand }
+  | { kind: 'server'; fn: ServerCommand };
+
+/** Registers every command raftis serves, with its docs, in one registry. */
+export function buildRegistry(
+  keyed: ReadonlyMap<string, KeyedCommand>,
+  server: ReadonlyMap<string, ServerCommand>,
+): CommandRegistry<Handler> {
+  const registry = new CommandRegistry<Handler>();
+  const names = Object.keys(COMMAND_DOCS).sort((a, b) => a.split('|').length - b.split('|').length);
+  for (const name of names) {
+    const top = name.split('|')[0];
+    const k = keyed.get(top);
+    const fn = server.get(top);
+    if (!k && !fn) continue;
+    const handler: Handler = k ? { kind: 'keyed', cmd: k } : { kind: 'server', fn: fn! };
+    registry.register({ name, handler, docs: COMMAND_DOCS[name] });
+  }
+  for (const name of [...keyed.keys(), ...server.keys()]) {
+    if (!registry.get(name)) throw new Error(`command ${name} has no docs in commands/docs.ts`);
+  }
+  return registry;
 }
 
-export interface CommandTableView {
-  lookup(name: string): CommandMeta | undefined;
-  /** Positions of the key arguments in `args` (args[0] is the command name). */
-  keyPositions(name: string, args: Buffer[]): number[];
+/** COMMAND GETKEYS: the keys of a full command line, with Redis's errors. */
+export function getKeysReply(registry: CommandRegistry<Handler>, args: Buffer[]): Reply {
+  const spec = lookupCommand(args[0]);
+  if (!spec) return errGeneric('Invalid command specified');
+  if (!arityOk(spec.arity, args.length)) return errGeneric('Invalid number of arguments specified for command');
+  const keys = getKeyIndexes(spec, args);
+  if (keys.length === 0) return errGeneric('The command has no key arguments');
+  void registry;
+  return array(keys.map((i) => bulk(args[i])));
 }
 
 /**
@@ -28,9 +55,7 @@ export interface CommandTableView {
  */
 export class Dispatcher {
   constructor(
-    private readonly table: CommandTableView,
-    private readonly keyed: ReadonlyMap<string, KeyedCommand>,
-    private readonly server: ReadonlyMap<string, ServerCommand>,
+    private readonly registry: CommandRegistry<Handler>,
     private readonly info: ServerInfo,
     private readonly router: Router,
     private readonly placement: Placement,
@@ -38,27 +63,24 @@ export class Dispatcher {
 
   handle = (ctx: ClientContext, args: Buffer[]): Reply | Promise<Reply> => {
     this.info.stats.commandsProcessed++;
-    const name = args[0].toString('latin1').toLowerCase();
-    const meta = this.table.lookup(name);
-    const serverCmd = this.server.get(name);
-    const keyedCmd = this.keyed.get(name);
-    if (meta === undefined || (serverCmd === undefined && keyedCmd === undefined)) return errUnknownCommand(args);
-    if (meta.arity > 0 ? args.length !== meta.arity : args.length < -meta.arity) return errWrongArgs(name);
-    if (serverCmd !== undefined) return serverCmd(ctx, args, this.info);
-    return this.runKeyed(ctx, keyedCmd!, name, args);
+    const r = this.registry.resolve(args);
+    if (!r.ok) return r.reply;
+    const h = r.command.handler;
+    if (h.kind === 'server') return h.fn(ctx, args, this.info);
+    return this.runKeyed(ctx, h.cmd, r.command.spec, args);
   };
 
-  /** Finds the command and slot of a forwarded request (its syntax was checked by the sender). */
+  /** Finds the command of a forwarded request (its syntax was checked by the sender). */
   lookupForwarded = (name: string): { cmd: KeyedCommand; slot: number } | undefined => {
-    const cmd = this.keyed.get(name);
-    return cmd ? { cmd, slot: 0 } : undefined;
+    const h = this.registry.get(name)?.handler;
+    return h?.kind === 'keyed' ? { cmd: h.cmd, slot: 0 } : undefined;
   };
 
-  private runKeyed(ctx: ClientContext, cmd: KeyedCommand, name: string, args: Buffer[]): Reply | Promise<Reply> {
+  private runKeyed(ctx: ClientContext, cmd: KeyedCommand, spec: CommandSpec, args: Buffer[]): Reply | Promise<Reply> {
     const invalid = cmd.validate?.(args);
     if (invalid) return invalid;
-    const positions = this.table.keyPositions(name, args);
-    if (positions.length === 0) return errWrongArgs(name);
+    const positions = getKeyIndexes(spec, args);
+    if (positions.length === 0) return errWrongArgs(spec.name);
     const slots = positions.map((p) => keySlot(args[p]));
     const first = slots[0];
     if (slots.every((s) => s === first)) {

@@ -232,7 +232,7 @@ export class Host {
     const rt = this.groups.get(groupId);
     if (!rt) return Promise.resolve({ kind: 'noGroup' });
     if (this.stopped) return Promise.resolve({ kind: 'stopped' });
-    if (mode === 'lease' && rt.role === Role.Leader && rt.node.leaseValid() && this.sm.applied(groupId) >= rt.node.status().commit) {
+    if (mode === 'lease' && rt.role === Role.Leader && this.leaseReadable(rt)) {
       return Promise.resolve({ kind: 'ok', value: undefined });
     }
     const id = this.readSeq++;
@@ -244,6 +244,12 @@ export class Host {
       rt.reads.set(id, { resolve, index: -1 });
       this.kick();
     });
+  }
+
+  /** True when a lease read may be served at once: valid lease and everything committed is applied. */
+  private leaseReadable(rt: GroupRuntime): boolean {
+    const st = rt.node.status();
+    return st.leaseValid && this.sm.applied(rt.groupId) >= st.commit;
   }
 
   private tickAll(): void {
