@@ -20,6 +20,7 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import type { Env, EnvLogger, TimerHandle } from '../env/env.js';
+import type { SeededRandom } from '../env/random.js';
 import { CodecError, decodeMessages, encodeMessage, encodeMessages } from '../raft/codec.js';
 import type { Message, NodeId } from '../raft/types.js';
 import { encodeFrame, encodeFrameHeader, FrameDecoder, FrameError, FrameKind, FRAME_HEADER_BYTES } from './frame.js';
@@ -131,6 +132,8 @@ export class PeerTransport implements Transport {
   readonly nodeId: NodeId;
   private readonly env: Env;
   private readonly log: EnvLogger;
+  /** Jitter for reconnect delays; a fork, so the transport does not shift other consumers' numbers. */
+  private readonly random: SeededRandom;
   private readonly clusterId: string;
   private readonly listenHost: string;
   private readonly listenPort: number;
@@ -174,6 +177,7 @@ export class PeerTransport implements Transport {
     this.nodeId = options.nodeId;
     this.clusterId = options.clusterId;
     this.log = options.env.logger.child({ component: 'transport', node: options.nodeId });
+    this.random = options.env.random.fork('transport');
     this.listenHost = options.listenHost ?? '127.0.0.1';
     this.listenPort = options.listenPort ?? 0;
     this.frameBytesMax = options.frameBytesMax ?? 64 * 1024 * 1024;
@@ -491,7 +495,7 @@ export class PeerTransport implements Transport {
     link.attempts++;
     const ceiling = Math.min(this.backoffMaxMs, this.backoffBaseMs * 2 ** Math.min(link.attempts - 1, 30));
     // Jitter in [ceiling/2, ceiling) keeps peers that lost each other together from redialing in lockstep.
-    const delayMs = Math.max(1, Math.floor(ceiling / 2 + this.env.random.next() * (ceiling / 2)));
+    const delayMs = Math.max(1, Math.floor(ceiling / 2 + this.random.next() * (ceiling / 2)));
     this.log.debug({ peer: link.nodeId, attempts: link.attempts, delayMs }, 'peer link down; will redial');
     link.timer = this.env.timers.after(delayMs, () => {
       link.timer = null;
@@ -579,7 +583,7 @@ export class PeerTransport implements Transport {
       }
       this.counters.raftFramesReceived++;
       this.counters.raftMessagesReceived += messages.length;
-      if (this.linkFilter !== null && !this.linkFilter(conn.peer, this.nodeId)) continue;
+      if (this.closing !== null || (this.linkFilter !== null && !this.linkFilter(conn.peer, this.nodeId))) continue;
       // Outside the try: a throwing handler is a bug in the host, not garbage from the peer.
       this.messagesHandler?.(conn.peer, messages);
     }
