@@ -223,3 +223,36 @@ test('a large snapshot crosses in one frame; a message over the frame limit is d
   assert.ok(a.logs.some((l) => l.level === 'warn' && /larger than the frame limit/.test(l.msg)));
   await closeAll([a, b]);
 });
+
+test('silent inbound connections time out; a dead address fails requests as unreachable', T, async () => {
+  const a = await startNode(1, { handshakeTimeoutMs: 20 });
+  const raw = rawClient(a.port);
+  await raw.closed;
+  assert.ok(a.logs.some((l) => l.level === 'warn' && /no handshake/.test(l.msg)));
+  // Grab a free port, then close it so nothing listens there.
+  const probe = net.createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', () => resolve()));
+  const deadPort = (probe.address() as net.AddressInfo).port;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  a.transport.addPeer(4, '127.0.0.1', deadPort);
+  await assert.rejects(a.transport.request(4, text('x'), 60_000), isTransportError('unreachable'));
+  assert.ok(a.unreachable.includes(4));
+  // In back-off, a request fails at once.
+  await assert.rejects(a.transport.request(4, text('x'), 60_000), isTransportError('unreachable'));
+});
+
+test('removePeer rejects its pending requests; addPeer with a new address redials there', T, async () => {
+  const [a, b, b2] = await Promise.all([startNode(1), startNode(2), startNode(2)]);
+  connectAll([a, b]);
+  b.transport.onRequest(() => new Promise<Uint8Array>(() => {}));
+  let served = 0;
+  b2.transport.onRequest(async () => { served++; return text('new home'); });
+  const pending = assert.rejects(a.transport.request(2, text('x'), 60_000), isTransportError('closed'));
+  a.transport.removePeer(2);
+  await pending;
+  a.transport.send(2, [heartbeat(1, 2, 1)]);
+  await until(() => a.unreachable.includes(2));
+  a.transport.addPeer(2, '127.0.0.1', b2.port);
+  assert.equal(str(await a.transport.request(2, text('x'), 5000)), 'new home');
+  assert.equal(served, 1);
+});
