@@ -383,20 +383,26 @@ export class SegmentedLogStore implements LogStore {
         throw new StorageCorruptionError(path, pos, `undecodable record: ${(err as Error).message}`);
       }
       if (pos === 0 && record.kind !== KIND_STATE) throw new StorageCorruptionError(path, 0, 'segment does not open with a state record');
-      if (record.kind === KIND_STATE) {
-        for (const g of record.groups) {
-          const log = this.logFor(g.groupId);
-          log.hardState = g.hardState;
-          log.snapshot = g.snapshot;
-          log.restoreBounds(g.compactIndex, g.compactTerm, g.lastIndex, MISSING);
+      try {
+        if (record.kind === KIND_STATE) {
+          for (const g of record.groups) {
+            const log = this.logFor(g.groupId);
+            log.hardState = g.hardState;
+            log.snapshot = g.snapshot;
+            log.restoreBounds(g.compactIndex, g.compactTerm, g.lastIndex, MISSING);
+          }
+        } else {
+          for (const u of record.updates) this.applyDecoded(u);
         }
-      } else {
-        for (const u of record.updates) this.applyDecoded(u);
+      } catch (err) {
+        // A well-formed record that does not fit the log before it: something is missing.
+        throw new StorageCorruptionError(path, pos, `record does not follow the log: ${(err as Error).message}`);
       }
       pos = frame.end;
     }
     if (pos === 0) {
-      // Nothing valid at all: a segment created by a crashed roll before its first sync.
+      if (!last) throw new StorageCorruptionError(path, 0, 'empty segment, and later segments follow');
+      // Nothing valid at all: a segment created by a crashed roll or open before its first sync.
       await handle.close();
       this.segments.delete(seq);
       await fsp.unlink(path);
