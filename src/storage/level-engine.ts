@@ -45,7 +45,14 @@ export class LevelEngine {
 
   /** Applies all operations atomically; `sync` makes LevelDB fsync its write-ahead log. */
   write(ops: EngineOp[], sync = false): Promise<void> {
-    return this.db.batch(ops, { sync });
+    // The chained batch: abstract-level's array form clones and re-validates every
+    // operation object, which cost more than LevelDB itself in the apply benchmark.
+    const batch = this.db.batch();
+    for (const op of ops) {
+      if (op.type === 'put') batch.put(op.key, op.value);
+      else batch.del(op.key);
+    }
+    return batch.write({ sync });
   }
 
   snapshot(): EngineSnapshot {

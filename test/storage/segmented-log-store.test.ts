@@ -250,3 +250,27 @@ test('garbled synced data in the last segment, found by the synced checkpoint', 
     dir.cleanup();
   }
 });
+
+test('a segment left empty or torn by a crash during a roll or open is removed at the next open', async () => {
+  const dir = tempDir('log-empty-seg');
+  try {
+    await writeSynced(dir.path, 5);
+    const files = segmentFiles(dir.path);
+    const seq = Number(files.at(-1)!.split('/').at(-1)!.slice(0, 16));
+    const torn = join(dir.path, `${String(seq + 1).padStart(16, '0')}.seg`);
+    fs.writeFileSync(torn, Buffer.from([0x52, 0x46]));
+    const store = new SegmentedLogStore(dir.path);
+    await store.open();
+    assert.equal(store.lastIndex(1), 5);
+    assert.deepEqual(store.hardState(1), { term: 1, vote: 1, commit: 5 });
+    assert.ok(!fs.existsSync(torn));
+    await store.close();
+    // An empty segment with later ones after it never comes from a crash: it is damage.
+    const gap = join(dir.path, `${String(seq + 1).padStart(16, '0')}.seg`);
+    fs.writeFileSync(gap, Buffer.alloc(0));
+    fs.writeFileSync(join(dir.path, `${String(seq + 5).padStart(16, '0')}.seg`), Buffer.alloc(0));
+    await assert.rejects(new SegmentedLogStore(dir.path).open(), (err: unknown) => err instanceof StorageCorruptionError && err.file === gap);
+  } finally {
+    dir.cleanup();
+  }
+});
