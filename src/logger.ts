@@ -12,7 +12,7 @@ export function createLogger(opts: { nodeId: number; level: string; format: 'jso
     return pino({
       level: opts.level,
       base,
-      transport: { target: 'pino-pretty', options: { colorize: false, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } },
+      transport: { target: 'pino-pretty', options: { colorize: false, singleLine: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } },
     }) as unknown as EnvLogger;
   }
   return pino({ level: opts.level, base }) as unknown as EnvLogger;

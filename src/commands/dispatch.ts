@@ -2,7 +2,7 @@ import { array, bulk, integer, type Reply } from '../resp/encoder.js';
 import type { ClientContext } from '../resp/connection.js';
 import { errCrossSlot, errGeneric, errWrongArgs } from '../resp/replies.js';
 import { arityOk, CommandRegistry, getKeyIndexes, lookupCommand, type CommandSpec } from './table.js';
-import { COMMAND_DOCS } from './docs.js';
+import { COMMAND_DOCS, SUBCOMMAND_SPECS } from './docs.js';
 import { keySlot } from '../cluster/slot.js';
 import type { Placement } from '../cluster/placement.js';
 import type { Router } from '../cluster/router.js';
@@ -28,7 +28,7 @@ export function buildRegistry(
     const fn = server.get(top);
     if (!k && !fn) continue;
     const handler: Handler = k ? { kind: 'keyed', cmd: k } : { kind: 'server', fn: fn! };
-    registry.register({ name, handler, docs: COMMAND_DOCS[name] });
+    registry.register({ name, handler, docs: COMMAND_DOCS[name], ...(SUBCOMMAND_SPECS[name] ? { spec: SUBCOMMAND_SPECS[name] } : {}) });
   }
   for (const name of [...keyed.keys(), ...server.keys()]) {
     if (!registry.get(name)) throw new Error(`command ${name} has no docs in commands/docs.ts`);

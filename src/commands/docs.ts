@@ -1,4 +1,4 @@
-import type { ArgumentDoc, CommandDocs } from './table.js';
+import type { ArgumentDoc, CommandDocs, CommandSpec } from './table.js';
 
 /**
  * COMMAND DOCS of every command raftis serves, in Redis 7.0's words where it
@@ -68,4 +68,21 @@ export const COMMAND_DOCS: Record<string, CommandDocs> = {
   'command|getkeys': { summary: 'Extract keys given a full Redis command', since: '2.8.13', group: 'server', complexity: 'O(N) where N is the number of arguments to the command', arguments: [str('command'), str('arg', { flags: ['optional', 'multiple'] })] },
   info: { summary: 'Get information and statistics about the server', since: '1.0.0', group: 'server', complexity: 'O(1)', arguments: [str('section', { flags: ['optional', 'multiple'] })] },
   dbsize: { summary: 'Return the number of keys in the selected database', since: '1.0.0', group: 'server', complexity: 'O(1)' },
+};
+
+/** Arity and flags of subcommands (the ioredis table lists top-level commands only), as Redis 7.0. */
+export const SUBCOMMAND_SPECS: Record<string, Partial<Omit<CommandSpec, 'name'>>> = {
+  'client|setname': { arity: 3, flags: ['noscript', 'loading', 'stale'] },
+  'client|getname': { arity: 2, flags: ['noscript', 'loading', 'stale'] },
+  'client|id': { arity: 2, flags: ['noscript', 'loading', 'stale'] },
+  'client|info': { arity: 2, flags: ['noscript', 'loading', 'stale'] },
+  'client|list': { arity: -2, flags: ['admin', 'noscript', 'loading', 'stale'] },
+  'client|setinfo': { arity: 4, flags: ['noscript', 'loading', 'stale'] },
+  'client|no-evict': { arity: 3, flags: ['admin', 'noscript', 'loading', 'stale'] },
+  'client|no-touch': { arity: 3, flags: ['noscript', 'loading', 'stale'] },
+  'command|count': { arity: 2, flags: ['loading', 'stale'] },
+  'command|info': { arity: -2, flags: ['loading', 'stale'] },
+  'command|docs': { arity: -2, flags: ['loading', 'stale'] },
+  'command|list': { arity: -2, flags: ['loading', 'stale'] },
+  'command|getkeys': { arity: -3, flags: ['loading', 'stale'] },
 };

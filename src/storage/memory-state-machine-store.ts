@@ -102,6 +102,9 @@ export class MemoryStateMachineStore implements StateMachineStore {
 
   async close(): Promise<void> {}
 
+  /** Everything is durable the moment it is written, in memory. */
+  async sync(): Promise<void> {}
+
   groups(): GroupId[] {
     return [...this.state.keys()].sort((a, b) => a - b);
   }

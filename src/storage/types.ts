@@ -135,6 +135,12 @@ export interface StateMachineStore {
   /** 0 for a group never applied. */
   applied(groupId: GroupId): number;
   batch(): StateMachineBatch;
+  /**
+   * Makes every batch written so far durable. Batches are not synced (the Raft
+   * log is the durable record), so the host calls this before it compacts the
+   * log past what the state machine holds.
+   */
+  sync(): Promise<void>;
   /** Removes every key of the group and its applied index. */
   deleteGroup(groupId: GroupId): Promise<void>;
   createSnapshot(groupId: GroupId): StateSnapshot;
