@@ -463,7 +463,8 @@ export class Host {
       for (const rt of due) {
         const applied = this.sm.applied(rt.groupId);
         rt.node.compact(applied);
-        updates.push({ groupId: rt.groupId, compactTo: applied });
+        // The compaction point becomes the log's start: a restart needs its index, term and membership.
+        updates.push({ groupId: rt.groupId, snapshot: rt.node.compactionPoint(), compactTo: applied });
       }
       await this.logStore.write(updates, { sync: false });
     } finally {
