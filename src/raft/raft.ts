@@ -76,6 +76,8 @@ export class Raft {
   tickCount = 0;
   /** The leader's lease holds while tickCount < leaseUntil. */
   leaseUntil = 0;
+  /** Votes are refused (as within a lease) until tickCount reaches this; nonzero only after a restart. */
+  restartGuardTicks = 0;
   /** Set once a TimeoutNow was sent this term: voters may now ignore their lease, so ours is void. */
   leaseBlocked = false;
   leadTransferee: NodeId = NONE;
@@ -127,6 +129,7 @@ export class Raft {
     this.confIndex = this.log.applied;
     this.confChanged = false;
     this.becomeFollower(this.term, NONE);
+    if (hs.term > 0) this.restartGuardTicks = this.electionTicks;
   }
 
   // ---- helpers -----------------------------------------------------------
@@ -167,7 +170,12 @@ export class Raft {
 
   /** checkQuorum is on, a leader is known, and we heard from it within the minimum election timeout. */
   inLease(): boolean {
-    return this.checkQuorum && this.lead !== NONE && this.electionElapsed < this.electionTicks;
+    if (!this.checkQuorum) return false;
+    // After a restart we cannot know whether we acked a leader's heartbeat just
+    // before crashing, and that leader may count us in its lease: stay loyal
+    // to whoever that was for one minimum election timeout.
+    if (this.tickCount < this.restartGuardTicks) return true;
+    return this.lead !== NONE && this.electionElapsed < this.electionTicks;
   }
 
   private resetRandomizedElectionTimeout(): void {
