@@ -71,6 +71,30 @@ export function encodeFrame(kind: FrameKind, payload: Uint8Array): Uint8Array {
   return out;
 }
 
+/** What `writeFrame` needs of a socket (a net.Socket satisfies it). */
+export interface FrameSink {
+  readonly destroyed: boolean;
+  write(chunk: Uint8Array): boolean;
+  cork(): void;
+  uncork(): void;
+}
+
+/** Frames up to this size are written as one buffer; larger ones as header + payload, uncopied. */
+const COPY_FRAME_BYTES_MAX = 64 * 1024;
+
+/** Writes one frame to `sink` (nothing if it is destroyed). */
+export function writeFrame(sink: FrameSink, kind: FrameKind, payload: Uint8Array): void {
+  if (sink.destroyed) return;
+  if (payload.length + FRAME_HEADER_BYTES <= COPY_FRAME_BYTES_MAX) {
+    sink.write(encodeFrame(kind, payload));
+    return;
+  }
+  sink.cork();
+  sink.write(encodeFrameHeader(kind, payload));
+  sink.write(payload);
+  sink.uncork();
+}
+
 /** Incremental frame decoder for one byte stream. */
 export class FrameDecoder {
   private chunks: Uint8Array[] = [];

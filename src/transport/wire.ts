@@ -4,7 +4,15 @@
  * payloads raise `WireError`; the transport then drops the connection.
  */
 
+import { CodecError } from '../raft/codec.js';
+import { FrameError } from './frame.js';
+
 export const PROTOCOL_VERSION = 1;
+
+/** True for errors caused by bytes a peer sent (the connection is dropped); anything else is a bug. */
+export function isProtocolError(e: unknown): e is FrameError | CodecError | WireError {
+  return e instanceof FrameError || e instanceof CodecError || e instanceof WireError;
+}
 
 export class WireError extends Error {
   constructor(message: string) {

@@ -1,0 +1,172 @@
+/**
+ * `InboundConnection`: a connection a peer dialed to us. It must open with a
+ * valid handshake (within `handshakeTimeoutMs`), which we answer with ours;
+ * then it carries the peer's Raft batches (handed to `deliver`) and RPC
+ * requests (answered on the same connection). Anything malformed closes it
+ * with a warning; the node carries on. See docs/transport.md.
+ */
+import type net from 'node:net';
+import type { EnvLogger, Timers, TimerHandle } from '../env/env.js';
+import { decodeMessages } from '../raft/codec.js';
+import type { Message, NodeId } from '../raft/types.js';
+import { FrameDecoder, FrameKind, writeFrame, type Frame } from './frame.js';
+import type { PeerTransportStats } from './stats.js';
+import {
+  decodeHandshake,
+  decodeRequest,
+  encodeHandshake,
+  encodeResponse,
+  isProtocolError,
+  PROTOCOL_VERSION,
+  ResponseStatus,
+  utf8,
+  WireError,
+} from './wire.js';
+
+/** What an inbound connection needs from the transport that accepted it. */
+export interface InboundContext {
+  readonly nodeId: NodeId;
+  readonly clusterId: string;
+  readonly timers: Timers;
+  readonly log: EnvLogger;
+  readonly counters: PeerTransportStats;
+  readonly frameBytesMax: number;
+  readonly handshakeTimeoutMs: number;
+  /** Hands a verified batch from `from` to the host (the transport applies its filter). */
+  deliver(from: NodeId, messages: Message[]): void;
+  /** Runs the host's request handler. */
+  serve(from: NodeId, payload: Uint8Array): Promise<Uint8Array>;
+}
+
+export class InboundConnection {
+  /** The handshaken peer; 0 until the handshake arrives. */
+  private peer: NodeId = 0;
+  private readonly decoder: FrameDecoder;
+  private timer: TimerHandle | null;
+
+  constructor(
+    private readonly ctx: InboundContext,
+    readonly socket: net.Socket,
+    onClosed: (conn: InboundConnection) => void,
+  ) {
+    this.decoder = new FrameDecoder(ctx.frameBytesMax);
+    socket.setNoDelay(true);
+    this.timer = ctx.timers.after(ctx.handshakeTimeoutMs, () => {
+      this.timer = null;
+      if (this.peer === 0 && !socket.destroyed) {
+        ctx.log.warn({ remote: this.remote() }, 'inbound connection sent no handshake; closing');
+        socket.destroy();
+      }
+    });
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', (err) => ctx.log.debug({ peer: this.peer, err: err.message }, 'inbound connection error'));
+    socket.on('close', () => {
+      this.timer?.cancel();
+      this.timer = null;
+      onClosed(this);
+    });
+  }
+
+  /** Half-closes the connection (graceful close of the transport). */
+  end(): void {
+    this.timer?.cancel();
+    this.timer = null;
+    this.socket.end();
+  }
+
+  private remote(): string {
+    return `${this.socket.remoteAddress}:${this.socket.remotePort}`;
+  }
+
+  private onData(chunk: Buffer): void {
+    let frames: Frame[];
+    try {
+      frames = this.decoder.push(chunk);
+    } catch (e) {
+      return this.dropForGarbage(e);
+    }
+    for (const frame of frames) {
+      if (this.socket.destroyed) return;
+      let messages: Message[] | null;
+      try {
+        messages = this.handleFrame(frame);
+      } catch (e) {
+        return this.dropForGarbage(e);
+      }
+      // Outside the try: a throwing handler is a bug in the host, not garbage from the peer.
+      if (messages !== null) this.ctx.deliver(this.peer, messages);
+    }
+  }
+
+  private dropForGarbage(e: unknown): void {
+    if (!isProtocolError(e)) throw e;
+    this.ctx.counters.protocolErrors++;
+    this.ctx.log.warn({ peer: this.peer, remote: this.remote(), err: e.message }, 'peer sent bytes we cannot accept; disconnecting');
+    this.socket.destroy();
+  }
+
+  /** Checks one frame; answers handshakes and requests; returns a verified Raft batch, if it was one. */
+  private handleFrame(frame: Frame): Message[] | null {
+    if (this.peer === 0) {
+      if (frame.kind !== FrameKind.Handshake) throw new WireError(`expected a handshake, got frame kind ${frame.kind}`);
+      this.acceptHandshake(frame.payload);
+      return null;
+    }
+    if (frame.kind === FrameKind.Raft) {
+      const messages = decodeMessages(frame.payload);
+      for (const m of messages) {
+        if (m.from !== this.peer || m.to !== this.ctx.nodeId) {
+          throw new WireError(`message from ${m.from} to ${m.to} on the link from node ${this.peer}`);
+        }
+      }
+      this.ctx.counters.raftFramesReceived++;
+      this.ctx.counters.raftMessagesReceived += messages.length;
+      return messages;
+    }
+    if (frame.kind === FrameKind.Request) {
+      const request = decodeRequest(frame.payload);
+      this.serve(request.requestId, request.payload.slice());
+      return null;
+    }
+    throw new WireError(`unexpected frame kind ${frame.kind} on an inbound connection`);
+  }
+
+  private acceptHandshake(payload: Uint8Array): void {
+    const ctx = this.ctx;
+    const h = decodeHandshake(payload);
+    if (h.version !== PROTOCOL_VERSION || h.clusterId !== ctx.clusterId || h.to !== ctx.nodeId || h.from === 0 || h.from === ctx.nodeId) {
+      ctx.counters.handshakesRefused++;
+      ctx.log.warn({ theirCluster: h.clusterId, cluster: ctx.clusterId, from: h.from, to: h.to, version: h.version, remote: this.remote() },
+        'inbound handshake refused: wrong cluster, node or protocol version');
+      this.socket.destroy();
+      return;
+    }
+    this.peer = h.from;
+    this.timer?.cancel();
+    this.timer = null;
+    writeFrame(this.socket, FrameKind.Handshake,
+      encodeHandshake({ version: PROTOCOL_VERSION, clusterId: ctx.clusterId, from: ctx.nodeId, to: h.from }));
+  }
+
+  private serve(requestId: number, payload: Uint8Array): void {
+    const ctx = this.ctx;
+    ctx.counters.requestsServed++;
+    let reply: Promise<Uint8Array>;
+    try {
+      reply = ctx.serve(this.peer, payload);
+    } catch (e) {
+      reply = Promise.reject(e);
+    }
+    const respond = (status: ResponseStatus, body: Uint8Array): void => {
+      if (this.socket.destroyed || !this.socket.writable) return;
+      writeFrame(this.socket, FrameKind.Response, encodeResponse({ requestId, status, payload: body }));
+    };
+    reply.then(
+      (body) => {
+        if (body.length + 16 > ctx.frameBytesMax) respond(ResponseStatus.Error, utf8('response exceeds the frame limit'));
+        else respond(ResponseStatus.Ok, body);
+      },
+      (err: unknown) => respond(ResponseStatus.Error, utf8(err instanceof Error ? err.message : String(err))),
+    );
+  }
+}

@@ -1,0 +1,238 @@
+/**
+ * `PeerLink`: the outbound connection from this node to one peer, and what
+ * rides on it: our Raft batches and RPC requests out, the peer's handshake
+ * reply and RPC responses back. It dials on demand, checks the peer's
+ * handshake, and after a failure waits a capped exponential back-off (Env
+ * timers) before redialing. See docs/transport.md.
+ */
+import net from 'node:net';
+import type { Env, EnvLogger, TimerHandle } from '../env/env.js';
+import type { SeededRandom } from '../env/random.js';
+import type { Message, NodeId } from '../raft/types.js';
+import { FrameDecoder, FrameKind, writeFrame } from './frame.js';
+import type { PeerTransportStats } from './stats.js';
+import { TransportError } from './transport.js';
+import {
+  decodeHandshake,
+  decodeResponse,
+  encodeHandshake,
+  encodeRequest,
+  fromUtf8,
+  isProtocolError,
+  PROTOCOL_VERSION,
+  ResponseStatus,
+  WireError,
+} from './wire.js';
+
+/** What a link needs from the transport that owns it. */
+export interface LinkContext {
+  readonly nodeId: NodeId;
+  readonly clusterId: string;
+  readonly env: Env;
+  readonly log: EnvLogger;
+  readonly random: SeededRandom;
+  readonly counters: PeerTransportStats;
+  readonly frameBytesMax: number;
+  readonly writeBufferBytesMax: number;
+  readonly backoffBaseMs: number;
+  readonly backoffMaxMs: number;
+  readonly connectTimeoutMs: number;
+  /** False once the transport is closing or the link was replaced or removed: then it stops redialing. */
+  isLive(link: PeerLink): boolean;
+  /** The connection failed or closed; pending requests were already rejected. */
+  onDown(link: PeerLink): void;
+}
+
+interface PendingRequest {
+  resolve: (reply: Uint8Array) => void;
+  reject: (error: TransportError) => void;
+  timer: TimerHandle;
+}
+
+export type LinkState = 'idle' | 'connecting' | 'open' | 'backoff';
+
+/** Why `writeRaft` did not write. */
+export type RaftWriteResult = 'written' | 'unreachable' | 'backPressure';
+
+export class PeerLink {
+  // Invariant: socket !== null exactly when state is 'connecting' or 'open'.
+  private stateValue: LinkState = 'idle';
+  private socket: net.Socket | null = null;
+  private decoder: FrameDecoder | null = null;
+  /** TCP connected (a failure before this makes requests fail as 'unreachable'). */
+  private connected = false;
+  /** The peer's handshake reply arrived and matched. */
+  private acked = false;
+  /** Failed attempts since the last accepted handshake. */
+  private attempts = 0;
+  /** The connect timeout while connecting, the redial timer in back-off. */
+  private timer: TimerHandle | null = null;
+  private readonly pending = new Map<number, PendingRequest>();
+  /** Raft messages queued this turn (owned by the transport's flush). */
+  queue: Message[] = [];
+
+  constructor(
+    private readonly ctx: LinkContext,
+    readonly nodeId: NodeId,
+    readonly host: string,
+    readonly port: number,
+  ) {}
+
+  get state(): LinkState {
+    return this.stateValue;
+  }
+
+  /** Writes Raft frames unless the peer is in back-off or its socket is over the write-buffer limit. */
+  writeRaft(payloads: Uint8Array[]): RaftWriteResult {
+    if (this.stateValue === 'backoff') return 'unreachable';
+    const socket = this.ensureSocket();
+    if (socket.writableLength > this.ctx.writeBufferBytesMax) return 'backPressure';
+    for (const payload of payloads) writeFrame(socket, FrameKind.Raft, payload);
+    return 'written';
+  }
+
+  /** Sends an RPC; never dropped for back-pressure. Rejects at once while in back-off. */
+  request(requestId: number, payload: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
+    return new Promise<Uint8Array>((resolve, reject) => {
+      if (this.stateValue === 'backoff') {
+        return reject(new TransportError('unreachable', `node ${this.nodeId} is unreachable`));
+      }
+      const socket = this.ensureSocket();
+      const timer = this.ctx.env.timers.after(timeoutMs, () => {
+        if (this.pending.delete(requestId)) {
+          reject(new TransportError('timeout', `request ${requestId} to node ${this.nodeId} timed out after ${timeoutMs} ms`));
+        }
+      });
+      this.pending.set(requestId, { resolve, reject, timer });
+      this.ctx.counters.requestsSent++;
+      writeFrame(socket, FrameKind.Request, encodeRequest({ requestId, payload }));
+    });
+  }
+
+  /** Stops for good: cancels timers, rejects pending requests with `closed`, ends (or destroys) the socket. */
+  shut(message: string, how: 'end' | 'destroy'): net.Socket | null {
+    this.timer?.cancel();
+    this.timer = null;
+    this.queue = [];
+    this.rejectPending('closed', message);
+    const socket = this.socket;
+    if (socket !== null) {
+      if (how === 'end') socket.end();
+      else socket.destroy();
+    }
+    return socket;
+  }
+
+  private ensureSocket(): net.Socket {
+    if (this.socket === null) this.dial();
+    return this.socket!;
+  }
+
+  private dial(): void {
+    const ctx = this.ctx;
+    this.stateValue = 'connecting';
+    this.connected = false;
+    this.acked = false;
+    this.decoder = new FrameDecoder(ctx.frameBytesMax);
+    const socket = net.connect({ host: this.host, port: this.port });
+    this.socket = socket;
+    socket.setNoDelay(true);
+    // Node buffers writes until the connection opens, so frames may follow the handshake at once.
+    writeFrame(socket, FrameKind.Handshake,
+      encodeHandshake({ version: PROTOCOL_VERSION, clusterId: ctx.clusterId, from: ctx.nodeId, to: this.nodeId }));
+    this.timer = ctx.env.timers.after(ctx.connectTimeoutMs, () => {
+      if (this.socket === socket && !this.connected) socket.destroy(new Error('connect timeout'));
+    });
+    socket.on('connect', () => {
+      if (this.socket !== socket) return;
+      this.connected = true;
+      this.stateValue = 'open';
+      this.timer?.cancel();
+      this.timer = null;
+    });
+    socket.on('data', (chunk: Buffer) => this.onData(socket, chunk));
+    socket.on('error', (err) => ctx.log.debug({ peer: this.nodeId, err: err.message }, 'peer connection error'));
+    socket.on('close', () => this.onClose(socket));
+  }
+
+  private onData(socket: net.Socket, chunk: Buffer): void {
+    if (this.socket !== socket || this.decoder === null) return;
+    try {
+      for (const frame of this.decoder.push(chunk)) {
+        if (socket.destroyed) return;
+        if (!this.acked) {
+          if (frame.kind !== FrameKind.Handshake) throw new WireError(`expected a handshake, got frame kind ${frame.kind}`);
+          if (!this.acceptHandshake(frame.payload)) {
+            socket.destroy();
+            return;
+          }
+        } else if (frame.kind === FrameKind.Response) {
+          const r = decodeResponse(frame.payload);
+          const pending = this.pending.get(r.requestId);
+          if (pending === undefined) continue; // It timed out already.
+          this.pending.delete(r.requestId);
+          pending.timer.cancel();
+          if (r.status === ResponseStatus.Ok) pending.resolve(r.payload.slice());
+          else pending.reject(new TransportError('remote', fromUtf8(r.payload)));
+        } else {
+          throw new WireError(`unexpected frame kind ${frame.kind} on an outbound connection`);
+        }
+      }
+    } catch (e) {
+      if (!isProtocolError(e)) throw e;
+      this.ctx.counters.protocolErrors++;
+      this.ctx.log.warn({ peer: this.nodeId, err: e.message }, 'peer sent bytes we cannot accept; disconnecting');
+      socket.destroy();
+    }
+  }
+
+  private acceptHandshake(payload: Uint8Array): boolean {
+    const ctx = this.ctx;
+    const h = decodeHandshake(payload);
+    if (h.version !== PROTOCOL_VERSION || h.clusterId !== ctx.clusterId || h.from !== this.nodeId || h.to !== ctx.nodeId) {
+      ctx.counters.handshakesRefused++;
+      ctx.log.warn({ peer: this.nodeId, theirCluster: h.clusterId, cluster: ctx.clusterId, theirNode: h.from, version: h.version },
+        'peer handshake refused: wrong cluster, node or protocol version');
+      return false;
+    }
+    this.acked = true;
+    this.attempts = 0;
+    return true;
+  }
+
+  private onClose(socket: net.Socket): void {
+    if (this.socket !== socket) return;
+    const ctx = this.ctx;
+    const wasConnected = this.connected;
+    this.socket = null;
+    this.decoder = null;
+    this.timer?.cancel();
+    this.timer = null;
+    this.rejectPending(wasConnected ? 'connectionLost' : 'unreachable',
+      wasConnected ? `connection to node ${this.nodeId} lost` : `node ${this.nodeId} is unreachable`);
+    if (!ctx.isLive(this)) {
+      this.stateValue = 'idle';
+      return;
+    }
+    this.stateValue = 'backoff';
+    this.attempts++;
+    const ceiling = Math.min(ctx.backoffMaxMs, ctx.backoffBaseMs * 2 ** Math.min(this.attempts - 1, 30));
+    // Jitter in [ceiling/2, ceiling) keeps peers that lost each other together from redialing in lockstep.
+    const delayMs = Math.max(1, Math.floor(ceiling / 2 + ctx.random.next() * (ceiling / 2)));
+    ctx.log.debug({ peer: this.nodeId, attempts: this.attempts, delayMs }, 'peer link down; will redial');
+    this.timer = ctx.env.timers.after(delayMs, () => {
+      this.timer = null;
+      if (this.stateValue === 'backoff' && ctx.isLive(this)) this.dial();
+    });
+    ctx.onDown(this);
+  }
+
+  private rejectPending(code: 'closed' | 'connectionLost' | 'unreachable', message: string): void {
+    const pending = [...this.pending.values()];
+    this.pending.clear();
+    for (const p of pending) {
+      p.timer.cancel();
+      p.reject(new TransportError(code, message));
+    }
+  }
+}
