@@ -84,6 +84,48 @@ export function parseStrictInteger(buf: Buffer, start: number, end: number): num
   return negative ? -value : value;
 }
 
+/** Index of the next CR from `from`, or -1. Count lines are short: scan a few bytes before a native search. */
+function findCR(buf: Buffer, from: number): number {
+  const end = Math.min(buf.length, from + 16);
+  for (let i = from; i < end; i++) if (buf[i] === CR) return i;
+  return end === buf.length ? -1 : buf.indexOf(CR, end);
+}
+
+// Results of fastCount (module-level to avoid allocating a result object per line).
+let fastValue = 0;
+let fastEnd = 0;
+
+/**
+ * Parses `<prefix><digits>\r<any>` at `pos` when it is a canonical non-negative count of at most
+ * 9 digits with the byte after CR present; returns the value (also in fastValue, CR index in
+ * fastEnd), or -1 so that the caller takes the exact slow path (errors, partial input, signs).
+ */
+function fastCount(buf: Buffer, pos: number): number {
+  const len = buf.length;
+  let i = pos + 1;
+  if (i >= len) return -1;
+  let c = buf[i]!;
+  if (c === 0x30) {
+    if (i + 2 < len && buf[i + 1] === CR) { fastValue = 0; fastEnd = i + 1; return 0; }
+    return -1;
+  }
+  if (c < 0x31 || c > 0x39) return -1;
+  let value = c - 0x30;
+  const stop = Math.min(len, i + 10);
+  for (i++; i < stop; i++) {
+    c = buf[i]!;
+    if (c === CR) {
+      if (i + 1 >= len) return -1;
+      fastValue = value;
+      fastEnd = i;
+      return value;
+    }
+    if (c < 0x30 || c > 0x39) return -1;
+    value = value * 10 + (c - 0x30);
+  }
+  return -1;
+}
+
 /** The bytes that end a token outside quotes in sdssplitargs. */
 function isSplitSpace(c: number): boolean {
   return c === 0x20 || c === LF || c === CR || c === 0x09 || c === 0x0b || c === 0x0c;
@@ -193,6 +235,34 @@ export function createRequestDecoder(limits: DecoderLimits = DEFAULT_DECODER_LIM
   /** Parses as much of buf[pos..] as possible. Returns an error, or null when more input is needed. */
   const parse = (onCommand: (args: Buffer[]) => boolean | void): DecodeError | null => {
     for (;;) {
+      if (reqType === 0) {
+        // Fast path for whole, well-formed multibulk commands: no decoder state is touched until
+        // the command is complete; anything unusual falls through to the exact general path.
+        const b = buf;
+        const len = b.length;
+        let p = pos;
+        while (p < len && b[p] === STAR && fastCount(b, p) > 0) {
+          const argc = fastValue;
+          let q = fastEnd + 2;
+          const argv: Buffer[] = new Array<Buffer>(argc);
+          let n = 0;
+          for (; n < argc; n++) {
+            if (q >= len || b[q] !== DOLLAR || fastCount(b, q) < 0) break;
+            const argLen = fastValue;
+            const start = fastEnd + 2;
+            if (argLen > limits.protoMaxBulkLen || start + argLen + 2 > len) break;
+            argv[n] = b.subarray(start, start + argLen);
+            q = start + argLen + 2;
+          }
+          if (n < argc) break;
+          p = q;
+          if (onCommand(argv) === false) {
+            pos = p;
+            return stopped();
+          }
+        }
+        pos = p;
+      }
       const avail = buf.length - pos;
       if (avail === 0) { needBytes = 0; awaitByte = -1; return null; }
       if (reqType === 0) reqType = buf[pos] === STAR ? MULTIBULK : INLINE;
@@ -213,8 +283,14 @@ export function createRequestDecoder(limits: DecoderLimits = DEFAULT_DECODER_LIM
         continue;
       }
 
+      if (multibulkLen === 0 && (fastCount(buf, pos) > 0)) {
+        // Fast path: a well-formed positive count (the common case), parsed in one pass.
+        multibulkLen = fastValue;
+        pos = fastEnd + 2;
+        args = [];
+      }
       if (multibulkLen === 0) {
-        const cr = buf.indexOf(CR, pos);
+        const cr = findCR(buf, pos);
         if (cr === -1) {
           if (avail > PROTO_INLINE_MAX_SIZE) return protocol('too big mbulk count string');
           needBytes = 0; awaitByte = CR;
@@ -231,8 +307,12 @@ export function createRequestDecoder(limits: DecoderLimits = DEFAULT_DECODER_LIM
       }
 
       while (multibulkLen > 0) {
+        if (bulkLen === -1 && buf[pos] === DOLLAR && fastCount(buf, pos) >= 0 && fastValue <= limits.protoMaxBulkLen) {
+          bulkLen = fastValue;
+          pos = fastEnd + 2;
+        }
         if (bulkLen === -1) {
-          const cr = buf.indexOf(CR, pos);
+          const cr = findCR(buf, pos);
           if (cr === -1) {
             if (buf.length - pos > PROTO_INLINE_MAX_SIZE) return protocol('too big bulk count string');
             needBytes = 0; awaitByte = CR;

@@ -74,32 +74,57 @@ export function formatDouble(d: number): string {
   return fixed.includes('.') ? fixed.replace(/0+$/, '').replace(/\.$/, '') : fixed;
 }
 
-const CRLF = 0x0d0a;
+const SLAB_BYTES = 64 * 1024;
 
-/** A growable byte sink for one flush. */
+/**
+ * A byte sink for flushes. Output is written into a slab; take() hands out the written part as a
+ * view and continues in the rest of the slab, so a flush costs no allocation in the common case.
+ * Invariant: bytes before `start` were handed out by take() and are never written again.
+ */
 class Writer {
   buf: Buffer;
+  start = 0;
   len = 0;
-  constructor(initialBytes: number) {
+  constructor(initialBytes = SLAB_BYTES) {
     this.buf = Buffer.allocUnsafe(initialBytes);
   }
   ensure(extra: number): void {
     const need = this.len + extra;
     if (need <= this.buf.length) return;
-    let size = this.buf.length * 2;
-    while (size < need) size *= 2;
+    const used = this.len - this.start;
+    let size = Math.max(SLAB_BYTES, this.buf.length);
+    while (size < used + extra) size *= 2;
     const next = Buffer.allocUnsafe(size);
-    this.buf.copy(next, 0, 0, this.len);
+    this.buf.copy(next, 0, this.start, this.len);
     this.buf = next;
+    this.start = 0;
+    this.len = used;
   }
-  /** Writes an ASCII/latin1 header such as `$12\r\n`. */
+  /** Writes `prefix`, a decimal integer, CRLF. */
   header(prefix: number, n: number | bigint | string): void {
+    if (typeof n === 'number' && n >= 0 && n < 1e9 && Number.isInteger(n)) {
+      this.ensure(12);
+      const b = this.buf;
+      b[this.len++] = prefix;
+      if (n === 0) {
+        b[this.len++] = 0x30;
+      } else {
+        let digits = 0;
+        for (let x = n; x > 0; x = Math.floor(x / 10)) digits++;
+        let at = this.len + digits - 1;
+        for (let x = n; x > 0; x = Math.floor(x / 10)) b[at--] = 0x30 + (x % 10);
+        this.len += digits;
+      }
+      b[this.len++] = 0x0d;
+      b[this.len++] = 0x0a;
+      return;
+    }
     const s = typeof n === 'string' ? n : String(n);
     this.ensure(s.length + 3);
     this.buf[this.len++] = prefix;
     this.len += this.buf.write(s, this.len, 'latin1');
-    this.buf.writeUInt16BE(CRLF, this.len);
-    this.len += 2;
+    this.buf[this.len++] = 0x0d;
+    this.buf[this.len++] = 0x0a;
   }
   bytes(value: Buffer | string): void {
     if (typeof value === 'string') {
@@ -111,12 +136,26 @@ class Writer {
       value.copy(this.buf, this.len);
       this.len += value.length;
     }
-    this.buf.writeUInt16BE(CRLF, this.len);
-    this.len += 2;
+    this.buf[this.len++] = 0x0d;
+    this.buf[this.len++] = 0x0a;
   }
   raw(s: string): void {
     this.ensure(s.length);
     this.len += this.buf.write(s, this.len, 'latin1');
+  }
+  /** Bytes written since the last take(). */
+  get pending(): number {
+    return this.len - this.start;
+  }
+  /** Hands out the bytes written since the last take(). */
+  take(): Buffer {
+    const out = this.buf.subarray(this.start, this.len);
+    if (this.buf.length - this.len < 1024) {
+      this.buf = Buffer.allocUnsafe(SLAB_BYTES);
+      this.len = 0;
+    }
+    this.start = this.len;
+    return out;
   }
 }
 
@@ -197,19 +236,17 @@ function writeReply(w: Writer, r: Reply, proto: ProtocolVersion): void {
  * Buffer per flush (one socket write).
  */
 export class ReplyBuffer {
-  private writer = new Writer(1024);
+  private writer = new Writer();
   /** Number of bytes encoded since the last take(). */
   get byteLength(): number {
-    return this.writer.len;
+    return this.writer.pending;
   }
   add(reply: Reply, proto: ProtocolVersion): void {
     writeReply(this.writer, reply, proto);
   }
   /** Returns the bytes encoded so far and starts a fresh buffer. */
   take(): Buffer {
-    const out = this.writer.buf.subarray(0, this.writer.len);
-    this.writer = new Writer(Math.min(64 * 1024, Math.max(1024, this.writer.len)));
-    return out;
+    return this.writer.take();
   }
 }
 
@@ -217,7 +254,7 @@ export class ReplyBuffer {
 export function encodeReplies(replies: readonly Reply[], proto: ProtocolVersion): Buffer {
   const w = new Writer(replies.length * 32 + 64);
   for (const r of replies) writeReply(w, r, proto);
-  return w.buf.subarray(0, w.len);
+  return w.take();
 }
 
 /** Encodes one reply. */

@@ -207,3 +207,22 @@ test('the context carries id, addresses, flags, db and per-connection state', as
   assert.ok(seen[0]!.flags.has('readonly'));
   await server.close();
 });
+
+test('a client over the query buffer limit is closed without a reply; others are unaffected', async () => {
+  const server = await startServer({ decoderLimits: { protoMaxBulkLen: 1024 * 1024, queryBufferLimitBytes: 64 * 1024 } });
+  const other = await connectRaw(server.port);
+  const s = await connectRaw(server.port);
+  const closed = new Promise<Buffer>((resolve) => {
+    const chunks: Buffer[] = [];
+    s.on('data', (c: Buffer) => chunks.push(c));
+    s.on('error', () => {});
+    s.on('close', () => resolve(Buffer.concat(chunks)));
+  });
+  s.write(b('*2\r\n$4\r\nECHO\r\n$1000000\r\n'));
+  s.write(Buffer.alloc(200 * 1024, 0x61));
+  assert.equal((await closed).length, 0);
+  other.write(b('PING\r\n'));
+  assert.equal((await readUntil(other, (d) => d.length >= 7)).toString(), '+PONG\r\n');
+  other.destroy();
+  await server.close();
+});

@@ -140,3 +140,25 @@ test('a consumer can stop the decoder and resume it with an empty chunk', () => 
   assert.deepEqual(got, ['A', 'B', 'x', 'x']);
   assert.equal(decoder.bufferedBytes(), 0);
 });
+
+test('random bytes never throw, and random splits of valid input never change the result', () => {
+  // A fixed linear congruential generator keeps the test deterministic.
+  let seed = 12345;
+  const rnd = (n: number): number => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed % n; };
+  const alphabet = b('*$\r\n-0123456789abc "\'\\x');
+  for (let round = 0; round < 2000; round++) {
+    const bytes = Buffer.from(Array.from({ length: rnd(40) }, () => alphabet[rnd(alphabet.length)]!));
+    const decoder = createRequestDecoder();
+    decoder.feed(bytes.subarray(0, rnd(bytes.length + 1)), () => {});
+    decoder.feed(bytes.subarray(rnd(bytes.length + 1)), () => {});
+  }
+  for (let round = 0; round < 200; round++) {
+    const chunks: Buffer[] = [];
+    for (let i = 0; i < stream.length;) {
+      const n = 1 + rnd(12);
+      chunks.push(stream.subarray(i, i + n));
+      i += n;
+    }
+    assert.deepEqual(decodeChunks(chunks), { commands: expected, error: null });
+  }
+});
