@@ -274,3 +274,27 @@ test('a segment left empty or torn by a crash during a roll or open is removed a
     dir.cleanup();
   }
 });
+
+test('an update that cannot apply is refused before anything is written', async () => {
+  const dir = tempDir('log-refuse');
+  try {
+    const store = new SegmentedLogStore(dir.path);
+    await store.open();
+    await store.write([{ groupId: 1, entries: entries(1, 3, 1) }], { sync: true });
+    await assert.rejects(store.write([{ groupId: 1, entries: entries(5, 6, 1) }], { sync: true }), /gap/);
+    await assert.rejects(store.write([{ groupId: 2, entries: entries(1, 1, 1) }, { groupId: 1, compactTo: 4 }], { sync: true }), /beyond last index/);
+    await assert.rejects(store.write([{ groupId: 1, entries: [entries(4, 4, 1)[0], entries(6, 6, 1)[0]] }], { sync: true }), /contiguous/);
+    await assert.rejects(store.write([{ groupId: 1 }, { groupId: 1 }], { sync: true }), /once per write/);
+    // The store is still usable and nothing of the refused writes was persisted.
+    await store.write([{ groupId: 1, entries: entries(4, 4, 1), compactTo: 2 }], { sync: true });
+    await store.close();
+    const again = new SegmentedLogStore(dir.path);
+    await again.open();
+    assert.deepEqual(again.groups(), [1]);
+    assert.equal(again.firstIndex(1), 3);
+    assert.equal(again.lastIndex(1), 4);
+    await again.close();
+  } finally {
+    dir.cleanup();
+  }
+});
