@@ -27,7 +27,7 @@ type BatchOp =
 
 class LevelBatch implements StateMachineBatch {
   readonly ops: BatchOp[] = [];
-  constructor(private readonly store: LevelStateMachineStore) {}
+  constructor(private readonly commit: (ops: BatchOp[]) => Promise<void>) {}
   get length(): number {
     return this.ops.length;
   }
@@ -52,7 +52,7 @@ class LevelBatch implements StateMachineBatch {
     return this;
   }
   write(): Promise<void> {
-    return this.store.commit(this.ops);
+    return this.commit(this.ops);
   }
 }
 
@@ -127,11 +127,11 @@ export class LevelStateMachineStore implements StateMachineStore {
   }
 
   batch(): StateMachineBatch {
-    return new LevelBatch(this);
+    return new LevelBatch((ops) => this.commit(ops));
   }
 
   /** Turns a batch into one atomic LevelDB write; commits run one at a time. */
-  commit(batchOps: BatchOp[]): Promise<void> {
+  private commit(batchOps: BatchOp[]): Promise<void> {
     const run = this.tail.then(() => this.commitNow(batchOps));
     this.tail = run.catch(() => {});
     return run;
