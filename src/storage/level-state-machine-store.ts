@@ -10,10 +10,12 @@ import { ValueType } from './types.js';
 import { LevelEngine, type EngineOp } from './level-engine.js';
 import {
   dataPrefix, decodeMeta, decodeValue, encodeMeta, encodeValue, fieldSuffix, garbageKey, mainSuffix,
-  metaKey, parseSuffix, prefixEnd, TAG_GARBAGE, TAG_META, type GroupMeta,
+  metaKey, parseSuffix, prefixEnd, TAG_FLUSH, TAG_GARBAGE, TAG_META, type GroupMeta,
 } from './key-layout.js';
 import { decodeSnapshotStream, encodeSnapshotStream } from './snapshot-stream.js';
 import { assert } from './assert.js';
+
+const FLUSH_KEY = Buffer.from([TAG_FLUSH]);
 
 /** Bytes of staged snapshot data per LevelDB batch while installing. */
 const INSTALL_BATCH_BYTES = 1024 * 1024;
@@ -189,6 +191,13 @@ export class LevelStateMachineStore implements StateMachineStore {
     for (const [groupId, m] of metas) ops.push({ type: 'put', key: metaKey(groupId), value: encodeMeta(m) });
     await this.engine.write(ops);
     for (const [groupId, m] of metas) this.metas.set(groupId, m);
+  }
+
+  flush(): Promise<void> {
+    // LevelDB's log is sequential: syncing this write syncs every earlier one. Ordered after pending commits.
+    const run = this.tail.then(() => this.engine.write([{ type: 'put', key: FLUSH_KEY, value: Buffer.alloc(0) }], true));
+    this.tail = run.catch(() => {});
+    return run;
   }
 
   async deleteGroup(groupId: GroupId): Promise<void> {

@@ -149,6 +149,9 @@ export class MemoryStateMachineStore implements StateMachineStore {
     return new MemoryBatch((groupId) => this.group(groupId));
   }
 
+  /** Nothing to do: memory batches never go missing (see docs/storage.md). */
+  async flush(): Promise<void> {}
+
   async deleteGroup(groupId: GroupId): Promise<void> {
     this.state.delete(groupId);
   }

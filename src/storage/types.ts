@@ -135,6 +135,13 @@ export interface StateMachineStore {
   /** 0 for a group never applied. */
   applied(groupId: GroupId): number;
   batch(): StateMachineBatch;
+  /**
+   * Makes every batch written so far durable (one fsync of LevelDB's write-ahead log).
+   * Batches are not synced, so after a power loss the state machine may be behind its
+   * last applied index; call this before compacting the Raft log past `applied()`, or
+   * the entries needed to catch up would be gone.
+   */
+  flush(): Promise<void>;
   /** Removes every key of the group and its applied index. */
   deleteGroup(groupId: GroupId): Promise<void>;
   createSnapshot(groupId: GroupId): StateSnapshot;
