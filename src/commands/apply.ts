@@ -111,6 +111,6 @@ export class KvStateMachine implements HostStateMachine {
   }
 
   async sync(): Promise<void> {
-    await this.store.sync();
+    await this.store.flush();
   }
 }

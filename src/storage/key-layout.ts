@@ -6,6 +6,7 @@
  *   0x02 | groupId u32be | generation u32be | suffix       -> data, where suffix is
  *        0x01 | key                                        -> main record (StoredValue)
  *        0x02 | keyLength u32be | key | field               -> one field of a hash (raw value)
+ *   0x03                                                   -> flush marker (written with sync by flush())
  *
  * The generation lets a snapshot be installed atomically: its data is staged under a
  * new generation, then one batch flips the meta record to it. Fields sort right after
@@ -18,6 +19,7 @@ import type { StoredValue, ValueType } from './types.js';
 export const TAG_META = 0x00;
 export const TAG_GARBAGE = 0x01;
 export const TAG_DATA = 0x02;
+export const TAG_FLUSH = 0x03;
 export const KIND_MAIN = 0x01;
 export const KIND_FIELD = 0x02;
 

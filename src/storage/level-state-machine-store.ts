@@ -10,10 +10,12 @@ import { ValueType } from './types.js';
 import { LevelEngine, type EngineOp } from './level-engine.js';
 import {
   dataPrefix, decodeMeta, decodeValue, encodeMeta, encodeValue, fieldSuffix, garbageKey, mainSuffix,
-  metaKey, parseSuffix, prefixEnd, TAG_GARBAGE, TAG_META, type GroupMeta,
+  metaKey, parseSuffix, prefixEnd, TAG_FLUSH, TAG_GARBAGE, TAG_META, type GroupMeta,
 } from './key-layout.js';
 import { decodeSnapshotStream, encodeSnapshotStream } from './snapshot-stream.js';
 import { assert } from './assert.js';
+
+const FLUSH_KEY = Buffer.from([TAG_FLUSH]);
 
 /** Bytes of staged snapshot data per LevelDB batch while installing. */
 const INSTALL_BATCH_BYTES = 1024 * 1024;
@@ -27,7 +29,7 @@ type BatchOp =
 
 class LevelBatch implements StateMachineBatch {
   readonly ops: BatchOp[] = [];
-  constructor(private readonly store: LevelStateMachineStore) {}
+  constructor(private readonly commit: (ops: BatchOp[]) => Promise<void>) {}
   get length(): number {
     return this.ops.length;
   }
@@ -52,16 +54,13 @@ class LevelBatch implements StateMachineBatch {
     return this;
   }
   write(): Promise<void> {
-    return this.store.commit(this.ops);
+    return this.commit(this.ops);
   }
 }
 
 function concat(a: Buffer, b: Buffer): Buffer {
   return Buffer.concat([a, b]);
 }
-
-/** A key outside every tagged range, rewritten with sync to flush LevelDB's write-ahead log. */
-const SYNC_MARK_KEY = Buffer.from([0xff, 0x73, 0x79, 0x6e, 0x63]);
 
 export class LevelStateMachineStore implements StateMachineStore {
   private readonly engine: LevelEngine;
@@ -94,12 +93,6 @@ export class LevelStateMachineStore implements StateMachineStore {
   async close(): Promise<void> {
     await this.tail;
     await this.engine.close();
-  }
-
-  /** Makes every write so far durable: one synced write makes LevelDB fsync its write-ahead log. */
-  async sync(): Promise<void> {
-    await this.tail;
-    await this.engine.write([{ type: 'put', key: SYNC_MARK_KEY, value: Buffer.alloc(0) }], true);
   }
 
   groups(): GroupId[] {
@@ -136,11 +129,11 @@ export class LevelStateMachineStore implements StateMachineStore {
   }
 
   batch(): StateMachineBatch {
-    return new LevelBatch(this);
+    return new LevelBatch((ops) => this.commit(ops));
   }
 
   /** Turns a batch into one atomic LevelDB write; commits run one at a time. */
-  commit(batchOps: BatchOp[]): Promise<void> {
+  private commit(batchOps: BatchOp[]): Promise<void> {
     const run = this.tail.then(() => this.commitNow(batchOps));
     this.tail = run.catch(() => {});
     return run;
@@ -198,6 +191,13 @@ export class LevelStateMachineStore implements StateMachineStore {
     for (const [groupId, m] of metas) ops.push({ type: 'put', key: metaKey(groupId), value: encodeMeta(m) });
     await this.engine.write(ops);
     for (const [groupId, m] of metas) this.metas.set(groupId, m);
+  }
+
+  flush(): Promise<void> {
+    // LevelDB's log is sequential: syncing this write syncs every earlier one. Ordered after pending commits.
+    const run = this.tail.then(() => this.engine.write([{ type: 'put', key: FLUSH_KEY, value: Buffer.alloc(0) }], true));
+    this.tail = run.catch(() => {});
+    return run;
   }
 
   async deleteGroup(groupId: GroupId): Promise<void> {

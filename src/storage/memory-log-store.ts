@@ -6,8 +6,7 @@
 import type { Entry, GroupId, HardState, RaftPersistedState, SnapshotMeta } from '../raft/types.js';
 import type { LogStore, LogStoreStats, LogUpdate, LogWriteOptions } from './types.js';
 import { GroupLog } from './group-log.js';
-import { applyUpdate } from './apply-update.js';
-import { assert } from './assert.js';
+import { applyUpdate, checkWrite } from './apply-update.js';
 
 function copyEntries(entries: Entry[]): Entry[] {
   return entries.map((e) => ({ term: e.term, index: e.index, type: e.type, data: Uint8Array.from(e.data) }));
@@ -74,16 +73,12 @@ export class MemoryLogStore implements LogStore {
   }
 
   write(updates: LogUpdate[], opts: LogWriteOptions): Promise<void> {
-    const seen = new Set<GroupId>();
-    for (const u of updates) {
-      assert(!seen.has(u.groupId), `log write: group ${u.groupId} appears once per write`);
-      seen.add(u.groupId);
-    }
     const copies = updates.map(copyUpdate);
     const epoch = this.epoch;
     const run = this.tail.then(async () => {
       await (this.options.delay ? this.options.delay() : Promise.resolve());
       if (epoch !== this.epoch) return new Promise<void>(() => {}); // the process "died": never resolves
+      checkWrite(copies, (groupId) => this.log(groupId));
       for (const u of copies) applyUpdate(this.logFor(this.visible, u.groupId), u, (e) => e);
       this.counters.writes++;
       this.unsynced.push(copies);

@@ -35,24 +35,26 @@ function sortedKeys<T>(m: Map<string, T>): string[] {
   return [...m.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
-type Op = (store: MemoryStateMachineStore) => void;
+/** The state of a group, created empty on first write. */
+type GroupOf = (groupId: GroupId) => GroupState;
+type Op = (group: GroupOf) => void;
 
 class MemoryBatch implements StateMachineBatch {
   private readonly ops: Op[] = [];
-  constructor(private readonly store: MemoryStateMachineStore) {}
+  constructor(private readonly groupOf: GroupOf) {}
   get length(): number {
     return this.ops.length;
   }
   put(groupId: GroupId, key: Uint8Array, value: StoredValue): this {
     const k = id(key);
     const v = copyValue(value);
-    this.ops.push((s) => s.group(groupId).keys.set(k, v));
+    this.ops.push((s) => s(groupId).keys.set(k, v));
     return this;
   }
   del(groupId: GroupId, key: Uint8Array): this {
     const k = id(key);
     this.ops.push((s) => {
-      const g = s.group(groupId);
+      const g = s(groupId);
       g.keys.delete(k);
       g.fields.delete(k);
     });
@@ -63,7 +65,7 @@ class MemoryBatch implements StateMachineBatch {
     const f = id(field);
     const v = Buffer.from(value);
     this.ops.push((s) => {
-      const g = s.group(groupId);
+      const g = s(groupId);
       let m = g.fields.get(k);
       if (!m) g.fields.set(k, (m = new Map()));
       m.set(f, v);
@@ -74,7 +76,7 @@ class MemoryBatch implements StateMachineBatch {
     const k = id(key);
     const f = id(field);
     this.ops.push((s) => {
-      const g = s.group(groupId);
+      const g = s(groupId);
       const m = g.fields.get(k);
       if (m) {
         m.delete(f);
@@ -85,13 +87,13 @@ class MemoryBatch implements StateMachineBatch {
   }
   setApplied(groupId: GroupId, index: number): this {
     this.ops.push((s) => {
-      s.group(groupId).applied = index;
+      s(groupId).applied = index;
     });
     return this;
   }
   async write(): Promise<void> {
     await Promise.resolve();
-    for (const op of this.ops) op(this.store);
+    for (const op of this.ops) op(this.groupOf);
   }
 }
 
@@ -102,15 +104,11 @@ export class MemoryStateMachineStore implements StateMachineStore {
 
   async close(): Promise<void> {}
 
-  /** Everything is durable the moment it is written, in memory. */
-  async sync(): Promise<void> {}
-
   groups(): GroupId[] {
     return [...this.state.keys()].sort((a, b) => a - b);
   }
 
-  /** The group's state, created empty on first write. */
-  group(groupId: GroupId): GroupState {
+  private group(groupId: GroupId): GroupState {
     let g = this.state.get(groupId);
     if (!g) this.state.set(groupId, (g = emptyGroup()));
     return g;
@@ -148,8 +146,11 @@ export class MemoryStateMachineStore implements StateMachineStore {
   }
 
   batch(): StateMachineBatch {
-    return new MemoryBatch(this);
+    return new MemoryBatch((groupId) => this.group(groupId));
   }
+
+  /** Nothing to do: memory batches never go missing (see docs/storage.md). */
+  async flush(): Promise<void> {}
 
   async deleteGroup(groupId: GroupId): Promise<void> {
     this.state.delete(groupId);

@@ -26,6 +26,7 @@ import {
   type DecodedUpdate, type EntryLocation, type GroupCheckpoint,
 } from './log-record.js';
 import { assert } from './assert.js';
+import { checkWrite } from './apply-update.js';
 import { SyncedMark, type SyncedPosition } from './synced-mark.js';
 
 export interface SegmentedLogStoreOptions {
@@ -211,12 +212,8 @@ export class SegmentedLogStore implements LogStore {
 
   private async writeNow(updates: LogUpdate[], opts: LogWriteOptions): Promise<void> {
     if (this.failure) throw this.failure;
+    checkWrite(updates, (groupId) => this.log(groupId));
     try {
-      const seen = new Set<GroupId>();
-      for (const u of updates) {
-        assert(!seen.has(u.groupId), `log write: group ${u.groupId} appears once per write`);
-        seen.add(u.groupId);
-      }
       const record = encodeBatch(updates, (u) => this.writeFacts(u));
       let buf = record;
       let rolled = false;

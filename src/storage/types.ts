@@ -136,11 +136,12 @@ export interface StateMachineStore {
   applied(groupId: GroupId): number;
   batch(): StateMachineBatch;
   /**
-   * Makes every batch written so far durable. Batches are not synced (the Raft
-   * log is the durable record), so the host calls this before it compacts the
-   * log past what the state machine holds.
+   * Makes every batch written so far durable (one fsync of LevelDB's write-ahead log).
+   * Batches are not synced, so after a power loss the state machine may be behind its
+   * last applied index; call this before compacting the Raft log past `applied()`, or
+   * the entries needed to catch up would be gone.
    */
-  sync(): Promise<void>;
+  flush(): Promise<void>;
   /** Removes every key of the group and its applied index. */
   deleteGroup(groupId: GroupId): Promise<void>;
   createSnapshot(groupId: GroupId): StateSnapshot;

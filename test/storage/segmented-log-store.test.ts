@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { SegmentedLogStore } from '../../src/storage/segmented-log-store.js';
 import { StorageCorruptionError } from '../../src/storage/types.js';
+import { SeededRandom } from '../../src/env/random.js';
 import { entries, plain, tempDir } from './helpers.js';
 
 function segmentFiles(dir: string): string[] {
@@ -272,5 +273,58 @@ test('a segment left empty or torn by a crash during a roll or open is removed a
     await assert.rejects(new SegmentedLogStore(dir.path).open(), (err: unknown) => err instanceof StorageCorruptionError && err.file === gap);
   } finally {
     dir.cleanup();
+  }
+});
+
+test('an update that cannot apply is refused before anything is written', async () => {
+  const dir = tempDir('log-refuse');
+  try {
+    const store = new SegmentedLogStore(dir.path);
+    await store.open();
+    await store.write([{ groupId: 1, entries: entries(1, 3, 1) }], { sync: true });
+    await assert.rejects(store.write([{ groupId: 1, entries: entries(5, 6, 1) }], { sync: true }), /gap/);
+    await assert.rejects(store.write([{ groupId: 2, entries: entries(1, 1, 1) }, { groupId: 1, compactTo: 4 }], { sync: true }), /beyond last index/);
+    await assert.rejects(store.write([{ groupId: 1, entries: [entries(4, 4, 1)[0], entries(6, 6, 1)[0]] }], { sync: true }), /contiguous/);
+    await assert.rejects(store.write([{ groupId: 1 }, { groupId: 1 }], { sync: true }), /once per write/);
+    // The store is still usable and nothing of the refused writes was persisted.
+    await store.write([{ groupId: 1, entries: entries(4, 4, 1), compactTo: 2 }], { sync: true });
+    await store.close();
+    const again = new SegmentedLogStore(dir.path);
+    await again.open();
+    assert.deepEqual(again.groups(), [1]);
+    assert.equal(again.firstIndex(1), 3);
+    assert.equal(again.lastIndex(1), 4);
+    await again.close();
+  } finally {
+    dir.cleanup();
+  }
+});
+
+test('simulated power loss: any cut or zero-filled tail after the synced mark recovers every synced write', async () => {
+  const rng = new SeededRandom(7);
+  for (let round = 0; round < 12; round++) {
+    const dir = tempDir(`log-power-${round}`);
+    try {
+      const store = new SegmentedLogStore(dir.path);
+      await store.open();
+      const synced = rng.int(1, 30);
+      for (let i = 1; i <= synced; i++) await store.write([{ groupId: 1 + (i % 3), hardState: { term: 1, vote: 0, commit: i } }, { groupId: 9, entries: entries(i, i, 1, 'p'.repeat(rng.int(0, 3000))) }], { sync: true });
+      const file = segmentFiles(dir.path).at(-1)!;
+      const syncedSize = fs.statSync(file).size;
+      for (let i = synced + 1; i <= synced + 5; i++) await store.write([{ groupId: 9, entries: entries(i, i, 1, 'q'.repeat(rng.int(0, 3000))) }], { sync: false });
+      await store.crash();
+      // Whatever the disk kept of the unsynced tail: a prefix, then maybe zeros (an extended but unwritten block).
+      const size = fs.statSync(file).size;
+      const keep = rng.int(syncedSize, size);
+      fs.truncateSync(file, keep);
+      if (rng.chance(0.5)) fs.appendFileSync(file, Buffer.alloc(rng.int(1, 4096)));
+      const again = new SegmentedLogStore(dir.path);
+      await again.open();
+      assert.ok(again.lastIndex(9) >= synced, `round ${round}: synced entries kept`);
+      assert.deepEqual(plain(again.entries(9, 1, synced + 1)).map((e) => e[0]), Array.from({ length: synced }, (_, k) => k + 1));
+      await again.close();
+    } finally {
+      dir.cleanup();
+    }
   }
 });

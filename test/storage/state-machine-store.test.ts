@@ -55,6 +55,7 @@ async function exercise(store: StateMachineStore): Promise<void> {
   assert.deepEqual(await fieldsOf(store, 1, 'h'), []);
   assert.deepEqual(await fieldsOf(store, 1, 'hh'), ['y=new']);
   assert.equal(store.getSync(1, b('h')), undefined);
+  await store.flush();
   await store.deleteGroup(2);
   assert.deepEqual(store.groups(), [1]);
   assert.equal(store.getSync(2, b('a')), undefined);
