@@ -16,6 +16,10 @@ import { buildRegistry, Dispatcher, getKeysReply } from './commands/dispatch.js'
 import { SERVER_COMMANDS, type ServerInfo } from './commands/server.js';
 import { STRING_COMMANDS } from './commands/strings.js';
 import { KEY_COMMANDS } from './commands/keys.js';
+import { HASH_COMMANDS } from './commands/hashes.js';
+import { internalCommands } from './commands/internal.js';
+import { RuntimeConfig } from './commands/config-params.js';
+import { ExpirySweeper } from './commands/expiry-sweeper.js';
 import type { KeyedCommand } from './commands/spec.js';
 import { array, bulk } from './resp/encoder.js';
 import { infoSections } from './node-info.js';
@@ -34,7 +38,15 @@ export interface Node {
 
 /** All keyed commands raftis implements, by lowercase name. */
 export function keyedCommands(): Map<string, KeyedCommand> {
-  return new Map([...STRING_COMMANDS, ...KEY_COMMANDS].map((c) => [c.name, c]));
+  return new Map([...STRING_COMMANDS, ...KEY_COMMANDS, ...HASH_COMMANDS].map((c) => [c.name, c]));
+}
+
+/** Keyed commands plus the internal ones only nodes send (transactions, expiry, flush, scans). */
+function stateMachineCommands(): { all: Map<string, KeyedCommand>; internal: Map<string, KeyedCommand> } {
+  const all = keyedCommands();
+  const internal = new Map(internalCommands(() => all).map((c) => [c.name, c]));
+  for (const [name, c] of internal) all.set(name, c);
+  return { all, internal };
 }
 
 /**
@@ -52,8 +64,9 @@ export async function createNode(env: Env, config: NodeConfig): Promise<Node> {
 
   const placement = initialPlacement(config.members, config.groups, config.replicas);
   const localGroups = placement.groupsOn(config.nodeId);
+  const { all: smCommands, internal } = stateMachineCommands();
   const commands = keyedCommands();
-  const sm = new KvStateMachine(smStore, commands);
+  const sm = new KvStateMachine(smStore, smCommands);
   await sm.init(localGroups.map((g) => g.groupId));
 
   const transport = new PeerTransport({
@@ -120,8 +133,13 @@ export async function createNode(env: Env, config: NodeConfig): Promise<Node> {
     commandDocs: (names) => registry.commandDocsReply(names ?? []),
     commandList: () => array(registry.list().map((c) => bulk(c.spec.name))),
     commandGetKeys: (args) => getKeysReply(registry, args),
+    config: new RuntimeConfig({ maxClients: config.maxClients }),
+    commandStats: () => dispatcher.commandStats,
   };
-  const dispatcher = new Dispatcher(registry, info, router, placement);
+  const dispatcher = new Dispatcher(registry, info, router, placement, {
+    internal, random: () => env.random.next(), clockMs: () => env.clock.monotonicMs(),
+  });
+  const sweeper = new ExpirySweeper(env, host, sm, { intervalMs: 100, keysPerGroupMax: 1000 });
   transport.onRequest((_from, payload) => router.serveForwarded(payload, dispatcher.lookupForwarded));
 
   server = createRespServer({
@@ -142,6 +160,7 @@ export async function createNode(env: Env, config: NodeConfig): Promise<Node> {
     async start() {
       await transport.listen();
       host.start();
+      sweeper.start();
       await server!.listen();
       boundPort = server!.address().port;
       log.info({ port: boundPort, peerPort: config.peerPort, groups: localGroups.length, dataDir: config.dataDir }, 'raftis node ready');
@@ -149,6 +168,7 @@ export async function createNode(env: Env, config: NodeConfig): Promise<Node> {
     async stop() {
       // Stop accepting, let in-flight requests finish, then close storage.
       await server!.close();
+      sweeper.stop();
       await host.stop();
       await transport.close();
       await logStore.close();

@@ -85,7 +85,7 @@ export class Router {
     }
     const outcome = await this.host.read(groupId);
     if (outcome.kind !== 'ok') return outcome;
-    return { kind: 'ok', value: cmd.read(this.readView(groupId, this.env.clock.nowMs()), args) };
+    return { kind: 'ok', value: await cmd.read(this.readView(groupId, this.env.clock.nowMs()), args) };
   }
 
   private async forward(to: NodeId, groupId: GroupId, args: Buffer[], proto: ProtocolVersion, deadline: number): Promise<RawReply | null> {

@@ -4,9 +4,21 @@ import { decodeEntryBatch } from '../host/entry-batch.js';
 import type { StateMachineStore, StoredValue } from '../storage/types.js';
 import { errorReply, type Reply } from '../resp/encoder.js';
 import { errUnknownCommand } from '../resp/replies.js';
-import { OverlayKeyspace, type KeyspaceReader } from './keyspace.js';
+import { OverlayKeyspace, type KeyspaceReader, type WriteContext } from './keyspace.js';
 import { decodeOp } from './op-codec.js';
 import type { KeyedCommand } from './spec.js';
+import { ExpiryIndex } from './expiry-index.js';
+
+/** Runs one write command, turning a thrown bug into the same error reply on every replica. */
+export async function applyCommand(cmd: KeyedCommand | undefined, ctx: WriteContext, args: Buffer[]): Promise<Reply> {
+  if (cmd === undefined || cmd.kind !== 'write') return errUnknownCommand(args);
+  try {
+    return await cmd.apply(ctx, args);
+  } catch (err) {
+    // A command bug must not split replicas: every replica throws the same way.
+    return errorReply(`ERR internal error applying '${cmd.name}': ${(err as Error).message}`);
+  }
+}
 
 /**
  * The replicated key-value state machine of every group on a node: applies
@@ -16,20 +28,26 @@ import type { KeyedCommand } from './spec.js';
  */
 export class KvStateMachine implements HostStateMachine {
   private readonly keyCounts = new Map<GroupId, number>();
+  private readonly expiries = new Map<GroupId, ExpiryIndex>();
 
   constructor(
     private readonly store: StateMachineStore,
     private readonly commands: ReadonlyMap<string, KeyedCommand>,
   ) {}
 
-  /** Counts each group's keys (DBSIZE is then O(1)); call once after open. */
+  /** Counts each group's keys (DBSIZE is then O(1)) and indexes their TTLs; call once after open. */
   async init(groupIds: GroupId[]): Promise<void> {
     for (const g of groupIds) await this.recount(g);
   }
 
   private async recount(groupId: GroupId): Promise<void> {
     let n = 0;
-    for await (const _ of this.store.scan(groupId)) n++;
+    const idx = this.expiryIndex(groupId);
+    idx.clear();
+    for await (const [key, v] of this.store.scan(groupId)) {
+      n++;
+      if (v.expireAtMs !== 0) idx.set(Buffer.from(key).toString('latin1'), v.expireAtMs);
+    }
     this.keyCounts.set(groupId, n);
   }
 
@@ -37,8 +55,46 @@ export class KvStateMachine implements HostStateMachine {
     return this.keyCounts.get(groupId) ?? 0;
   }
 
+  /** Keys of the group with a TTL (INFO keyspace `expires`). */
+  expiresCount(groupId: GroupId): number {
+    return this.expiries.get(groupId)?.size ?? 0;
+  }
+
+  /** The TTL index of a group (the leader's expiry sweeper reads it). */
+  expiryIndex(groupId: GroupId): ExpiryIndex {
+    let idx = this.expiries.get(groupId);
+    if (!idx) this.expiries.set(groupId, (idx = new ExpiryIndex()));
+    return idx;
+  }
+
   reader(groupId: GroupId): KeyspaceReader {
-    return { getRaw: (key) => this.store.getSync(groupId, key) };
+    const store = this.store;
+    return {
+      getRaw: (key) => store.getSync(groupId, key),
+      getField: (key, field) => {
+        const v = store.getFieldSync(groupId, key, field);
+        return v === undefined ? undefined : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+      },
+      async fields(key) {
+        const out: Array<[Buffer, Buffer]> = [];
+        for await (const [f, v] of store.fields(groupId, key)) out.push([Buffer.from(f), Buffer.from(v)]);
+        return out;
+      },
+      async scan(after, limit, inclusive = false) {
+        const out: Array<[Buffer, StoredValue]> = [];
+        if (limit <= 0) return out;
+        if (after !== undefined && inclusive) {
+          const v = store.getSync(groupId, after);
+          if (v !== undefined) out.push([Buffer.from(after), v]);
+        }
+        if (out.length >= limit) return out;
+        for await (const [k, v] of store.scan(groupId, { after, batchSize: Math.min(limit, 1024) })) {
+          out.push([Buffer.from(k), v]);
+          if (out.length >= limit) break;
+        }
+        return out;
+      },
+    };
   }
 
   applied(groupId: GroupId): number {
@@ -50,18 +106,21 @@ export class KvStateMachine implements HostStateMachine {
     const results = new Map<GroupId, unknown[][]>();
     for (const { groupId, entries } of work) {
       let count = this.keyCount(groupId);
-      const base = this.reader(groupId);
-      const ks = new OverlayKeyspace(
-        base,
-        (key, value: StoredValue, existed) => {
+      const idx = this.expiryIndex(groupId);
+      const ks = new OverlayKeyspace(this.reader(groupId), {
+        put: (key, value: StoredValue, existed) => {
           if (!existed) count++;
+          idx.set(key.toString('latin1'), value.expireAtMs);
           batch.put(groupId, key, value);
         },
-        (key, existed) => {
+        del: (key, existed) => {
           if (existed) count--;
+          idx.delete(key.toString('latin1'));
           batch.del(groupId, key);
         },
-      );
+        putField: (key, field, value) => batch.putField(groupId, key, field, value),
+        delField: (key, field) => batch.delField(groupId, key, field),
+      });
       const perEntry: unknown[][] = [];
       for (const e of entries) {
         if (e.type !== EntryType.Normal || e.data.length === 0) {
@@ -69,7 +128,13 @@ export class KvStateMachine implements HostStateMachine {
           continue;
         }
         const { timeMs, ops } = decodeEntryBatch(e.data);
-        perEntry.push(ops.map((op) => this.applyOp({ ks, nowMs: timeMs, revision: e.index }, op)));
+        const replies: Reply[] = [];
+        for (const op of ops) {
+          const args = decodeOp(op);
+          const cmd = this.commands.get(args[0].toString('latin1').toLowerCase());
+          replies.push(await applyCommand(cmd, { ks, nowMs: timeMs, revision: e.index }, args));
+        }
+        perEntry.push(replies);
       }
       batch.setApplied(groupId, entries[entries.length - 1].index);
       results.set(groupId, perEntry);
@@ -77,18 +142,6 @@ export class KvStateMachine implements HostStateMachine {
     }
     await batch.write();
     return results;
-  }
-
-  private applyOp(ctx: { ks: OverlayKeyspace; nowMs: number; revision: number }, op: Uint8Array): Reply {
-    const args = decodeOp(op);
-    const cmd = this.commands.get(args[0].toString('latin1').toLowerCase());
-    if (cmd === undefined || cmd.kind !== 'write') return errUnknownCommand(args);
-    try {
-      return cmd.apply(ctx, args);
-    } catch (err) {
-      // A command bug must not split replicas: every replica throws the same way.
-      return errorReply(`ERR internal error applying '${cmd.name}': ${(err as Error).message}`);
-    }
   }
 
   async snapshot(groupId: GroupId): Promise<Uint8Array> {

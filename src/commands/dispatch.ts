@@ -1,6 +1,6 @@
-import { array, bulk, integer, type Reply } from '../resp/encoder.js';
+import { array, bulk, integer, nullBulk, type Reply } from '../resp/encoder.js';
 import type { ClientContext } from '../resp/connection.js';
-import { errCrossSlot, errGeneric, errWrongArgs } from '../resp/replies.js';
+import { errCrossSlot, errGeneric, errNoAuth, errWrongArgs } from '../resp/replies.js';
 import { arityOk, CommandRegistry, getKeyIndexes, lookupCommand, type CommandSpec } from './table.js';
 import { COMMAND_DOCS, SUBCOMMAND_SPECS } from './docs.js';
 import { keySlot } from '../cluster/slot.js';
@@ -9,11 +9,22 @@ import type { Router } from '../cluster/router.js';
 import type { GroupId } from '../raft/types.js';
 import type { KeyedCommand } from './spec.js';
 import type { ServerCommand, ServerInfo } from './server.js';
+import { asReply } from './reply-parse.js';
+import * as tx from './transactions.js';
+import { Fanout } from './fanout.js';
 
 /** What the registry holds for each command: how to run it. */
 export type Handler =
   | { kind: 'keyed'; cmd: KeyedCommand }
-  | { kind: 'server'; fn: ServerCommand };
+  | { kind: 'server'; fn: ServerCommand }
+  /** Commands the dispatcher runs itself: transactions and whole-keyspace commands. */
+  | { kind: 'dispatcher' };
+
+/** Commands served by the Dispatcher itself (they need the router or the connection's transaction). */
+export const DISPATCHER_COMMANDS = new Set(['multi', 'exec', 'discard', 'watch', 'unwatch', 'keys', 'scan', 'randomkey', 'flushdb', 'flushall']);
+
+/** Commands a client may send before AUTH when a password is required (Redis's no-auth flag). */
+const NO_AUTH = new Set(['auth', 'hello', 'quit', 'reset']);
 
 /** Registers every command raftis serves, with its docs, in one registry. */
 export function buildRegistry(
@@ -26,11 +37,11 @@ export function buildRegistry(
     const top = name.split('|')[0];
     const k = keyed.get(top);
     const fn = server.get(top);
-    if (!k && !fn) continue;
-    const handler: Handler = k ? { kind: 'keyed', cmd: k } : { kind: 'server', fn: fn! };
+    if (!k && !fn && !DISPATCHER_COMMANDS.has(top)) continue;
+    const handler: Handler = k ? { kind: 'keyed', cmd: k } : fn ? { kind: 'server', fn } : { kind: 'dispatcher' };
     registry.register({ name, handler, docs: COMMAND_DOCS[name], ...(SUBCOMMAND_SPECS[name] ? { spec: SUBCOMMAND_SPECS[name] } : {}) });
   }
-  for (const name of [...keyed.keys(), ...server.keys()]) {
+  for (const name of [...keyed.keys(), ...server.keys(), ...DISPATCHER_COMMANDS]) {
     if (!registry.get(name)) throw new Error(`command ${name} has no docs in commands/docs.ts`);
   }
   return registry;
@@ -47,31 +58,124 @@ export function getKeysReply(registry: CommandRegistry<Handler>, args: Buffer[])
   return array(keys.map((i) => bulk(args[i])));
 }
 
+export interface DispatcherOptions {
+  /** Internal commands (internal.ts), reachable by peers' forwarded requests only. */
+  internal: ReadonlyMap<string, KeyedCommand>;
+  random: () => number;
+  /** A monotonic clock (ms) for COMMANDSTATS. */
+  clockMs: () => number;
+}
+
+/** Per-command counters for INFO commandstats. */
+export interface CommandStat {
+  calls: number;
+  usec: number;
+  failedCalls: number;
+  rejectedCalls: number;
+}
+
 /**
  * The entry point of every client command: looks it up, checks arity and
  * syntax, finds the slot of its keys and hands it to the router — or runs it
- * here when it touches no key. Multi-key commands whose replies add up (DEL,
- * EXISTS) are split per group; other multi-key commands need one slot.
+ * here when it touches no key. Multi-key commands whose replies combine (DEL,
+ * EXISTS, MGET) are split per group; other multi-key commands need one slot.
+ * Inside MULTI, commands are queued (transactions.ts).
  */
 export class Dispatcher {
+  readonly commandStats = new Map<string, CommandStat>();
+  private readonly fanout: Fanout;
+  private readonly txRunner: tx.TxRunner;
+
   constructor(
     private readonly registry: CommandRegistry<Handler>,
     private readonly info: ServerInfo,
     private readonly router: Router,
     private readonly placement: Placement,
-  ) {}
+    private readonly opts: DispatcherOptions,
+  ) {
+    const internal = (name: string): KeyedCommand => opts.internal.get(name)!;
+    this.fanout = new Fanout({
+      dataGroups: () => this.placement.dataGroups().map((g) => g.groupId),
+      routeGroup: (g, cmd, args) => this.router.route(g, this.placement.group(g)!.slotStart, cmd, args, 2),
+      internal,
+      random: opts.random,
+    });
+    this.txRunner = {
+      routeSlot: (slot, cmd, args, proto) => this.router.route(this.placement.groupOfSlot(slot), slot, cmd, args, proto),
+      runNow: (ctx, args) => this.handle(ctx, args),
+      internal,
+    };
+  }
 
   handle = (ctx: ClientContext, args: Buffer[]): Reply | Promise<Reply> => {
     this.info.stats.commandsProcessed++;
     const r = this.registry.resolve(args);
-    if (!r.ok) return r.reply;
+    if (!r.ok) {
+      tx.flagDirty(ctx);
+      this.countRejected(args[0].toString('latin1').toLowerCase());
+      return r.reply;
+    }
+    const spec = r.command.spec;
+    const top = spec.name.split('|')[0];
+    if (this.info.config.requirepass() !== '' && ctx.state.get('authenticated') !== true && !NO_AUTH.has(top)) {
+      tx.flagDirty(ctx);
+      this.countRejected(spec.name);
+      return errNoAuth();
+    }
     const h = r.command.handler;
-    if (h.kind === 'server') return h.fn(ctx, args, this.info);
-    return this.runKeyed(ctx, h.cmd, r.command.spec, args);
+    if (tx.inMulti(ctx) && !tx.IMMEDIATE_IN_MULTI.has(top)) {
+      if (h.kind !== 'keyed') return tx.queue(ctx, args, []);
+      const positions = getKeyIndexes(spec, args);
+      if (positions.length === 0) {
+        tx.flagDirty(ctx);
+        return errWrongArgs(spec.name);
+      }
+      return tx.queue(ctx, args, positions.map((p) => keySlot(args[p])));
+    }
+    const started = this.opts.clockMs();
+    const result = this.run(ctx, h, spec, top, args);
+    if (result instanceof Promise) return result.then((reply) => this.count(spec.name, started, reply));
+    return this.count(spec.name, started, result);
   };
+
+  private run(ctx: ClientContext, h: Handler, spec: CommandSpec, top: string, args: Buffer[]): Reply | Promise<Reply> {
+    if (h.kind === 'server') return h.fn(ctx, args, this.info);
+    if (h.kind === 'keyed') return this.runKeyed(ctx, h.cmd, spec, args);
+    switch (top) {
+      case 'multi': return tx.multi(ctx);
+      case 'exec': return tx.exec(ctx, this.txRunner);
+      case 'discard': return tx.discard(ctx);
+      case 'watch': return tx.watch(ctx, args, this.txRunner);
+      case 'unwatch': return tx.unwatch(ctx);
+      case 'keys': return this.fanout.keys(args[1]);
+      case 'scan': return this.fanout.scan(args);
+      case 'randomkey': return this.fanout.randomKey();
+      default: return this.fanout.flush(args); // flushdb, flushall
+    }
+  }
+
+  private stat(name: string): CommandStat {
+    let s = this.commandStats.get(name);
+    if (!s) this.commandStats.set(name, (s = { calls: 0, usec: 0, failedCalls: 0, rejectedCalls: 0 }));
+    return s;
+  }
+
+  private countRejected(name: string): void {
+    if (this.registry.get(name.split('|')[0])) this.stat(name).rejectedCalls++;
+  }
+
+  private count(name: string, startedMs: number, reply: Reply): Reply {
+    const s = this.stat(name);
+    s.calls++;
+    s.usec += Math.round((this.opts.clockMs() - startedMs) * 1000);
+    if (reply.kind === 'error') s.failedCalls++;
+    return reply;
+  }
 
   /** Finds the command of a forwarded request (its syntax was checked by the sender). */
   lookupForwarded = (name: string): { cmd: KeyedCommand; slot: number } | undefined => {
+    const internal = this.opts.internal.get(name);
+    if (internal) return { cmd: internal, slot: 0 };
     const h = this.registry.get(name)?.handler;
     return h?.kind === 'keyed' ? { cmd: h.cmd, slot: 0 } : undefined;
   };
@@ -86,28 +190,33 @@ export class Dispatcher {
     if (slots.every((s) => s === first)) {
       return this.router.route(this.placement.groupOfSlot(first), first, cmd, args, ctx.protocol);
     }
-    if (cmd.combine !== 'sum' || positions.some((p, i) => p !== i + 1)) return errCrossSlot();
-    // Split `NAME k1 k2 ...` into one command per group and add the integer replies.
-    const byGroup = new Map<GroupId, { slot: number; keys: Buffer[] }>();
+    if (cmd.combine === undefined || positions.some((p, i) => p !== i + 1)) return errCrossSlot();
+    // Split `NAME k1 k2 ...` into one command per group, then combine the replies.
+    const byGroup = new Map<GroupId, { slot: number; keys: Buffer[]; at: number[] }>();
     positions.forEach((p, i) => {
       const g = this.placement.groupOfSlot(slots[i]);
       let part = byGroup.get(g);
-      if (!part) byGroup.set(g, (part = { slot: slots[i], keys: [] }));
+      if (!part) byGroup.set(g, (part = { slot: slots[i], keys: [], at: [] }));
       part.keys.push(args[p]);
+      part.at.push(i);
     });
-    const parts = [...byGroup].map(([g, part]) =>
-      this.router.route(g, part.slot, cmd, [args[0], ...part.keys], ctx.protocol));
-    return Promise.all(parts).then((replies) => {
-      let sum = 0;
-      for (const r of replies) {
-        if (r.kind === 'integer') sum += Number(r.value);
-        else if (r.kind === 'raw') {
-          const m = /^:(-?\d+)\r\n$/.exec(r.bytes.toString('latin1'));
-          if (!m) return r;
-          sum += Number(m[1]);
-        } else return r;
+    const groups = [...byGroup.values()];
+    const parts = groups.map((part) => this.router.route(this.placement.groupOfSlot(part.slot), part.slot, cmd, [args[0], ...part.keys], 2));
+    return Promise.all(parts).then((raw) => {
+      const replies = raw.map(asReply);
+      const failed = replies.find((r) => r.kind === 'error');
+      if (failed) return failed;
+      if (cmd.combine === 'sum') {
+        let sum = 0;
+        for (const r of replies) sum += r.kind === 'integer' ? Number(r.value) : 0;
+        return integer(sum);
       }
-      return integer(sum);
+      const out: Reply[] = new Array(positions.length).fill(nullBulk());
+      replies.forEach((r, gi) => {
+        if (r.kind !== 'array' || r.items === null) return;
+        groups[gi].at.forEach((i, j) => (out[i] = r.items![j] ?? nullBulk()));
+      });
+      return array(out);
     });
   }
 }

@@ -7,11 +7,23 @@ export { ValueType, type StoredValue };
 /** Raw access to one group's keys, expired ones included. */
 export interface KeyspaceReader {
   getRaw(key: Buffer): StoredValue | undefined;
+  /** One field of a hash (raw: the caller checks the key's type and expiry). */
+  getField(key: Buffer, field: Buffer): Buffer | undefined;
+  /** Every field of a hash, in field byte order. */
+  fields(key: Buffer): Promise<Array<[Buffer, Buffer]>>;
+  /**
+   * Up to `limit` keys in key byte order, starting after `after` (exclusive), or at
+   * `after` when `inclusive`. Expired keys are included; callers judge expiry.
+   */
+  scan(after: Buffer | undefined, limit: number, inclusive?: boolean): Promise<Array<[Buffer, StoredValue]>>;
 }
 
 export interface KeyspaceWriter extends KeyspaceReader {
   put(key: Buffer, value: StoredValue): void;
+  /** Deletes the key and, for a hash, all its fields. */
   del(key: Buffer): void;
+  putField(key: Buffer, field: Buffer, value: Buffer): void;
+  delField(key: Buffer, field: Buffer): void;
 }
 
 /** What a read command sees: the group's keys at one instant. */
@@ -39,34 +51,124 @@ export function lookup(ctx: ReadContext | WriteContext, key: Buffer): StoredValu
 }
 
 /**
+ * Removes an expired key's remains (a hash's fields above all) before a command
+ * creates a fresh value under the same name, so old fields never resurface.
+ */
+export function clearIfExpired(ctx: WriteContext, key: Buffer): void {
+  const raw = ctx.ks.getRaw(key);
+  if (raw !== undefined && raw.expireAtMs !== 0 && raw.expireAtMs <= ctx.nowMs) ctx.ks.del(key);
+}
+
+/** The bytes of a stored value as a Buffer view. */
+export function valueBytes(v: StoredValue): Buffer {
+  return Buffer.from(v.value.buffer, v.value.byteOffset, v.value.byteLength);
+}
+
+function id(b: Uint8Array): string {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
+}
+
+function cmpId(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+interface FieldOverlay {
+  /** The key was deleted in this batch: fields in the base are gone. */
+  cleared: boolean;
+  fields: Map<string, Buffer | null>;
+}
+
+/** Callbacks an overlay reports every change to (they build the storage batch). */
+export interface OverlaySink {
+  /** `existed`: whether the key was stored (live or expired) before this write. */
+  put(key: Buffer, value: StoredValue, existed: boolean): void;
+  del(key: Buffer, existed: boolean): void;
+  putField(key: Buffer, field: Buffer, value: Buffer): void;
+  delField(key: Buffer, field: Buffer): void;
+}
+
+/**
  * A write-through overlay: writes of earlier ops in one apply batch are seen
  * by later ops before the storage batch is committed.
  */
 export class OverlayKeyspace implements KeyspaceWriter {
   private readonly pending = new Map<string, StoredValue | null>();
+  private readonly fieldPending = new Map<string, FieldOverlay>();
 
-  constructor(
-    private readonly base: KeyspaceReader,
-    /** `existed`: whether the key was stored (live or expired) before this write. */
-    private readonly onPut: (key: Buffer, value: StoredValue, existed: boolean) => void,
-    private readonly onDel: (key: Buffer, existed: boolean) => void,
-  ) {}
+  constructor(private readonly base: KeyspaceReader, private readonly sink: OverlaySink) {}
 
   getRaw(key: Buffer): StoredValue | undefined {
-    const k = key.toString('latin1');
+    const k = id(key);
     if (this.pending.has(k)) return this.pending.get(k) ?? undefined;
     return this.base.getRaw(key);
   }
 
   put(key: Buffer, value: StoredValue): void {
+    const old = this.getRaw(key);
+    // A hash replaced by another type leaves no fields behind.
+    if (old !== undefined && old.type === ValueType.Hash && value.type !== ValueType.Hash) this.del(key);
     const existed = this.getRaw(key) !== undefined;
-    this.pending.set(key.toString('latin1'), value);
-    this.onPut(key, value, existed);
+    this.pending.set(id(key), value);
+    this.sink.put(key, value, existed);
   }
 
   del(key: Buffer): void {
     const existed = this.getRaw(key) !== undefined;
-    this.pending.set(key.toString('latin1'), null);
-    this.onDel(key, existed);
+    const k = id(key);
+    this.pending.set(k, null);
+    this.fieldPending.set(k, { cleared: true, fields: new Map() });
+    this.sink.del(key, existed);
+  }
+
+  private fieldOverlay(key: Buffer): FieldOverlay {
+    const k = id(key);
+    let o = this.fieldPending.get(k);
+    if (!o) this.fieldPending.set(k, (o = { cleared: false, fields: new Map() }));
+    return o;
+  }
+
+  getField(key: Buffer, field: Buffer): Buffer | undefined {
+    const o = this.fieldPending.get(id(key));
+    if (o) {
+      const f = id(field);
+      if (o.fields.has(f)) return o.fields.get(f) ?? undefined;
+      if (o.cleared) return undefined;
+    }
+    return this.base.getField(key, field);
+  }
+
+  putField(key: Buffer, field: Buffer, value: Buffer): void {
+    this.fieldOverlay(key).fields.set(id(field), value);
+    this.sink.putField(key, field, value);
+  }
+
+  delField(key: Buffer, field: Buffer): void {
+    this.fieldOverlay(key).fields.set(id(field), null);
+    this.sink.delField(key, field);
+  }
+
+  async fields(key: Buffer): Promise<Array<[Buffer, Buffer]>> {
+    const o = this.fieldPending.get(id(key));
+    if (!o) return this.base.fields(key);
+    const merged = new Map<string, Buffer>();
+    if (!o.cleared) for (const [f, v] of await this.base.fields(key)) merged.set(id(f), v);
+    for (const [f, v] of o.fields) {
+      if (v === null) merged.delete(f);
+      else merged.set(f, v);
+    }
+    return [...merged.keys()].sort(cmpId).map((f) => [Buffer.from(f, 'latin1'), merged.get(f)!]);
+  }
+
+  async scan(after: Buffer | undefined, limit: number, inclusive = false): Promise<Array<[Buffer, StoredValue]>> {
+    // Used by whole-group operations (FLUSHDB): merge the base with this batch's writes.
+    const merged = new Map<string, StoredValue>();
+    for (const [k, v] of await this.base.scan(after, Number.MAX_SAFE_INTEGER, inclusive)) merged.set(id(k), v);
+    const from = after === undefined ? undefined : id(after);
+    for (const [k, v] of this.pending) {
+      if (from !== undefined && (inclusive ? k < from : k <= from)) continue;
+      if (v === null) merged.delete(k);
+      else merged.set(k, v);
+    }
+    return [...merged.keys()].sort(cmpId).slice(0, limit).map((k) => [Buffer.from(k, 'latin1'), merged.get(k)!]);
   }
 }

@@ -6,6 +6,9 @@ import {
   errDbIndexOutOfRange, errGeneric, errNoProto, errNotInteger, errSyntax, errUnknownSubcommand, errWrongArgs,
 } from '../resp/replies.js';
 import { lower, parseInt64 } from './spec.js';
+import type { RuntimeConfig } from './config-params.js';
+import { clearTransaction } from './transactions.js';
+import { errAuthNotConfigured, errNoAuthHello, errNoSuchClient, errWrongPass } from '../resp/replies.js';
 
 /** What the connection and server commands need to know about the node. */
 export interface ServerInfo {
@@ -25,6 +28,92 @@ export interface ServerInfo {
   commandDocs(names: string[] | null): Reply;
   commandList(): Reply;
   commandGetKeys(args: Buffer[]): Reply;
+  /** CONFIG GET/SET parameters of this node. */
+  config: RuntimeConfig;
+  /** Per-command counters (INFO commandstats), by command name (`container|sub` for subcommands). */
+  commandStats(): ReadonlyMap<string, { calls: number; usec: number; failedCalls: number; rejectedCalls: number }>;
+}
+
+/**
+ * Checks a username/password pair as Redis 7.0 does for the default user (the
+ * only user raftis has): with no requirepass any password is accepted for
+ * `default`; otherwise it must equal requirepass.
+ */
+function checkPassword(info: ServerInfo, user: string, pass: string): boolean {
+  const required = info.config.requirepass();
+  return user === 'default' && (required === '' || pass === required);
+}
+
+function auth(ctx: ClientContext, args: Buffer[], info: ServerInfo): Reply {
+  if (args.length > 3) return errSyntax();
+  if (args.length === 2 && info.config.requirepass() === '') return errAuthNotConfigured();
+  const user = args.length === 3 ? args[1].toString() : 'default';
+  if (!checkPassword(info, user, args[args.length - 1].toString())) return errWrongPass();
+  ctx.state.set('authenticated', true);
+  return ok();
+}
+
+function reset(ctx: ClientContext, _args: Buffer[], info: ServerInfo): Reply {
+  clearTransaction(ctx);
+  ctx.protocol = 2;
+  ctx.name = null;
+  ctx.db = 0;
+  ctx.flags.delete('readonly');
+  if (info.config.requirepass() !== '') ctx.state.delete('authenticated');
+  return simple('RESET');
+}
+
+function time(_ctx: ClientContext, _args: Buffer[], info: ServerInfo): Reply {
+  const us = Math.floor(info.nowMs() * 1000);
+  return array([bulk(String(Math.floor(us / 1e6))), bulk(String(us % 1e6))]);
+}
+
+function config(_ctx: ClientContext, args: Buffer[], info: ServerInfo): Reply {
+  switch (lower(args[1])) {
+    case 'get': return info.config.getReply(args);
+    case 'set': return info.config.setReply(args);
+    case 'resetstat': return ok();
+    default: return errUnknownSubcommand('config', args[1]);
+  }
+}
+
+/** CLIENT KILL addr (old form: OK or an error) or CLIENT KILL <filter value> ... (new form: how many). */
+function clientKill(ctx: ClientContext, args: Buffer[], info: ServerInfo): Reply {
+  if (args.length === 3) {
+    const addr = args[2].toString();
+    const victim = info.clients().find((c) => c.addr === addr);
+    if (!victim) return errNoSuchClient();
+    victim.closeAfterReply();
+    return ok();
+  }
+  if (args.length % 2 !== 0) return errSyntax();
+  let skipMe = true;
+  const filters: Array<(c: ClientContext) => boolean> = [];
+  for (let i = 2; i < args.length; i += 2) {
+    const opt = lower(args[i]);
+    const v = args[i + 1].toString();
+    if (opt === 'id') {
+      const id = parseInt64(v);
+      if (id === undefined || id <= 0n) return errGeneric('client-id should be greater than 0');
+      filters.push((c) => BigInt(c.id) === id);
+    } else if (opt === 'addr') filters.push((c) => c.addr === v);
+    else if (opt === 'laddr') filters.push((c) => c.laddr === v);
+    else if (opt === 'user') filters.push(() => v === 'default');
+    else if (opt === 'type') filters.push(() => ['normal'].includes(v.toLowerCase()));
+    else if (opt === 'skipme') {
+      const y = v.toLowerCase();
+      if (y !== 'yes' && y !== 'no') return errSyntax();
+      skipMe = y === 'yes';
+    } else return errSyntax();
+  }
+  let killed = 0;
+  for (const c of info.clients()) {
+    if (skipMe && c.id === ctx.id) continue;
+    if (!filters.every((f) => f(c))) continue;
+    c.closeAfterReply();
+    killed++;
+  }
+  return integer(killed);
 }
 
 export type ServerCommand = (ctx: ClientContext, args: Buffer[], info: ServerInfo) => Reply | Promise<Reply>;
@@ -59,10 +148,13 @@ function hello(ctx: ClientContext, args: Buffer[], info: ServerInfo): Reply {
     i = 2;
   }
   let name: string | null | undefined;
+  let authed = false;
   for (; i < args.length; i++) {
     const opt = lower(args[i]);
     if (opt === 'auth' && i + 2 < args.length) {
-      i += 2; // No users or passwords yet: every client is the default user.
+      if (!checkPassword(info, args[i + 1].toString(), args[i + 2].toString())) return errWrongPass();
+      authed = true;
+      i += 2;
     } else if (opt === 'setname' && i + 1 < args.length) {
       const n = args[++i].toString();
       if (!VALID_NAME.test(n)) return errGeneric('Client names cannot contain spaces, newlines or special characters.');
@@ -70,6 +162,10 @@ function hello(ctx: ClientContext, args: Buffer[], info: ServerInfo): Reply {
     } else {
       return errSyntax();
     }
+  }
+  if (authed) ctx.state.set('authenticated', true);
+  else if (info.config.requirepass() !== '' && ctx.state.get('authenticated') !== true) {
+    return errNoAuthHello();
   }
   ctx.protocol = proto;
   if (name !== undefined) ctx.name = name === '' ? null : name;
@@ -117,6 +213,8 @@ function client(ctx: ClientContext, args: Buffer[], info: ServerInfo): Reply {
       return verbatim(clientLine(ctx, info.nowMs()) + '\n');
     case 'list':
       return verbatim(info.clients().map((c) => clientLine(c, info.nowMs()) + '\n').join(''));
+    case 'kill':
+      return clientKill(ctx, args, info);
     case 'no-evict':
     case 'no-touch':
       if (args.length !== 3) return errWrongArgs(`client|${sub}`);
@@ -166,21 +264,58 @@ export function renderInfo(info: ServerInfo, wanted: string[]): string {
     ]],
     ['clients', [
       ['connected_clients', info.clients().length],
-      ['maxclients', 10000],
+      ['maxclients', info.config.get('maxclients') ?? 10000],
       ['blocked_clients', 0],
     ]],
+    ['memory', memoryLines(info)],
     ['stats', [
       ['total_connections_received', info.stats.connectionsReceived],
       ['total_commands_processed', info.stats.commandsProcessed],
     ]],
   ];
+  const commandstats: [string, Array<[string, string | number]>] = ['commandstats', [...info.commandStats()]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([name, s]) => [`cmdstat_${name}`,
+      `calls=${s.calls},usec=${s.usec},usec_per_call=${(s.calls === 0 ? 0 : s.usec / s.calls).toFixed(2)},` +
+      `rejected_calls=${s.rejectedCalls},failed_calls=${s.failedCalls}`])];
   const all = [...builtin, ...info.sections()];
-  const pick = wanted.length === 0 || wanted.includes('all') || wanted.includes('everything') || wanted.includes('default')
+  // As Redis: commandstats only in `all`, `everything` or by name, not in the default set.
+  const pick = wanted.length === 0 || wanted.includes('default')
     ? all
-    : all.filter(([name]) => wanted.includes(name));
+    : wanted.includes('all') || wanted.includes('everything')
+      ? [...all, commandstats]
+      : [...all, commandstats].filter(([name]) => wanted.includes(name));
   return pick
     .map(([name, lines]) => `# ${name[0].toUpperCase()}${name.slice(1)}\r\n${lines.map(([k, v]) => `${k}:${v}\r\n`).join('')}`)
     .join('\r\n');
+}
+
+function humanBytes(n: number): string {
+  const units = ['B', 'K', 'M', 'G', 'T'];
+  let i = 0;
+  let v = n;
+  while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
+  return i === 0 ? `${n}B` : `${v.toFixed(2)}${units[i]}`;
+}
+
+/** INFO memory: the process's memory (raftis's data lives in LevelDB, on disk). */
+function memoryLines(info: ServerInfo): Array<[string, string | number]> {
+  const m = process.memoryUsage();
+  const used = m.heapUsed + m.external;
+  const maxmemory = Number(info.config.get('maxmemory') ?? '0');
+  return [
+    ['used_memory', used],
+    ['used_memory_human', humanBytes(used)],
+    ['used_memory_rss', m.rss],
+    ['used_memory_rss_human', humanBytes(m.rss)],
+    ['used_memory_peak', used],
+    ['used_memory_peak_human', humanBytes(used)],
+    ['total_system_memory', 0],
+    ['maxmemory', maxmemory],
+    ['maxmemory_human', humanBytes(maxmemory)],
+    ['maxmemory_policy', info.config.get('maxmemory-policy') ?? 'noeviction'],
+    ['mem_allocator', 'v8'],
+  ];
 }
 
 function infoCommand(_ctx: ClientContext, args: Buffer[], info: ServerInfo): Reply {
@@ -202,4 +337,8 @@ export const SERVER_COMMANDS = new Map<string, ServerCommand>([
   ['info', infoCommand],
   ['dbsize', dbsize],
   ['quit', () => ok()],
+  ['auth', auth],
+  ['reset', reset],
+  ['time', time],
+  ['config', config],
 ]);

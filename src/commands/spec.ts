@@ -13,17 +13,24 @@ export type KeyedCommand =
       kind: 'read';
       name: string;
       validate?: (args: Buffer[]) => Reply | undefined;
-      read: (ctx: ReadContext, args: Buffer[]) => Reply;
+      read: (ctx: ReadContext, args: Buffer[]) => Reply | Promise<Reply>;
       /** How replies of a command split over several groups combine (multi-key commands). */
-      combine?: 'sum';
+      combine?: Combine;
     }
   | {
       kind: 'write';
       name: string;
       validate?: (args: Buffer[]) => Reply | undefined;
-      apply: (ctx: WriteContext, args: Buffer[]) => Reply;
-      combine?: 'sum';
+      apply: (ctx: WriteContext, args: Buffer[]) => Reply | Promise<Reply>;
+      combine?: Combine;
     };
+
+/**
+ * How a multi-key command whose keys span groups is split: `sum` adds the
+ * integer replies (DEL, EXISTS), `gather` puts array replies back in argument
+ * order (MGET). Commands without it need all keys in one slot (CROSSSLOT).
+ */
+export type Combine = 'sum' | 'gather';
 
 /** Parses a Redis integer argument as Redis's string2ll does: no spaces, no '+', no leading zeros. */
 export function parseInt64(arg: Buffer | string): bigint | undefined {

@@ -78,3 +78,21 @@ export const errClusterDownReason = (reason: string): Reply => err(`CLUSTERDOWN 
 
 /** An internal failure of a handler, surfaced as `-ERR <message>`. */
 export const errInternal = (message: string): Reply => err(`ERR ${message}`);
+
+// Strings and keys (t_string.c, expire.c, db.c).
+export const errOffsetOutOfRange = (): Reply => err('ERR offset is out of range');
+export const errStringTooLong = (): Reply => err('ERR string exceeds maximum allowed size (proto-max-bulk-len)');
+export const errExpireNxXx = (): Reply => err('ERR NX and XX, GT or LT options at the same time are not compatible');
+export const errExpireGtLt = (): Reply => err('ERR GT and LT options at the same time are not compatible');
+export const errHashNotInteger = (): Reply => err('ERR hash value is not an integer');
+export const errHashNotFloat = (): Reply => err('ERR hash value is not a float');
+export const errInvalidCursor = (): Reply => err('ERR invalid cursor');
+export const errConfigSetUnknown = (name: Buffer | string): Reply =>
+  err(`ERR Unknown option or number of arguments for CONFIG SET - '${cString(name, 128)}'`);
+export const errConfigSetFailed = (name: string, why: string): Reply =>
+  err(`ERR CONFIG SET failed (possibly related to argument '${name}') - ${why}`);
+export const errNoSuchClient = (): Reply => err('ERR No such client');
+export const errUnsupportedOption = (opt: Buffer | string): Reply => err(`ERR Unsupported option ${cString(opt, 128)}`);
+export const errNoAuthHello = (): Reply =>
+  err('NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time');
+export const errNanOrInfinity = (): Reply => err('ERR value is NaN or Infinity');

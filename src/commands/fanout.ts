@@ -1,0 +1,132 @@
+/**
+ * Commands over the whole keyspace: KEYS, SCAN, RANDOMKEY, FLUSHDB, FLUSHALL.
+ * Each group is read linearizably (or written) through the router, so they
+ * work from any node, whoever leads each group.
+ *
+ * SCAN's cursor: the group index sits in bits 40 and up; the low 40 bits name
+ * an entry in this node's cursor table holding the last key examined in that
+ * group (0 = the group's start). Because the position is a key, not a leader's
+ * in-memory iterator, a scan continues correctly across leader changes; a
+ * cursor unknown to this node (evicted, or from another node) restarts its
+ * group, which may repeat keys but never skips one present the whole time.
+ */
+import { array, bulk, nullBulk, ok, type Reply } from '../resp/encoder.js';
+import { errInvalidCursor, errNotInteger, errSyntax } from '../resp/replies.js';
+import type { GroupId } from '../raft/types.js';
+import { INTERNAL } from './internal.js';
+import { asReply } from './reply-parse.js';
+import { lower, parseInt64, type KeyedCommand } from './spec.js';
+
+export interface FanoutRunner {
+  dataGroups(): GroupId[];
+  routeGroup(groupId: GroupId, cmd: KeyedCommand, args: Buffer[]): Promise<Reply>;
+  internal(name: string): KeyedCommand;
+  random(): number;
+}
+
+const GROUP_SHIFT = 40n;
+const SEQ_MASK = (1n << GROUP_SHIFT) - 1n;
+const CURSORS_MAX = 10000;
+
+export class Fanout {
+  private readonly cursors = new Map<bigint, Buffer>();
+  private seq = 1n;
+
+  constructor(private readonly run: FanoutRunner) {}
+
+  /** One group's scan step: [last examined key or null when done, matching keys]. */
+  private async scanGroup(groupId: GroupId, after: Buffer | undefined, count: number, pattern?: Buffer, type?: Buffer): Promise<[Buffer | null, Buffer[]] | Reply> {
+    const args = [Buffer.from(INTERNAL.scan), after ?? Buffer.alloc(0), Buffer.from(String(count)), pattern ?? Buffer.alloc(0), type ?? Buffer.alloc(0)];
+    const r = asReply(await this.run.routeGroup(groupId, this.run.internal(INTERNAL.scan), args));
+    if (r.kind !== 'array' || r.items === null) return r;
+    const [next, ...keys] = r.items;
+    const asBuf = (x: Reply): Buffer => (x.kind === 'bulk' && x.value !== null ? Buffer.from(x.value as Buffer) : Buffer.alloc(0));
+    return [next.kind === 'bulk' && next.value !== null ? asBuf(next) : null, keys.map(asBuf)];
+  }
+
+  async keys(pattern: Buffer): Promise<Reply> {
+    const all: Buffer[] = [];
+    const matchAll = pattern.length === 1 && pattern[0] === 0x2a;
+    for (const g of this.run.dataGroups()) {
+      const r = await this.scanGroup(g, undefined, Number.MAX_SAFE_INTEGER, matchAll ? undefined : pattern);
+      if (!Array.isArray(r)) return r;
+      all.push(...r[1]);
+    }
+    return array(all.map((k) => bulk(k)));
+  }
+
+  async scan(args: Buffer[]): Promise<Reply> {
+    const c = args[1].toString('latin1');
+    if (!/^\d+$/.test(c) || BigInt(c) > 0xffffffffffffffffn) return errInvalidCursor();
+    const cursor = BigInt(c);
+    let count = 10;
+    let pattern: Buffer | undefined;
+    let type: Buffer | undefined;
+    for (let i = 2; i < args.length; i++) {
+      const opt = lower(args[i]);
+      const hasNext = i + 1 < args.length;
+      if (opt === 'count' && hasNext) {
+        const n = parseInt64(args[++i]);
+        if (n === undefined) return errNotInteger();
+        if (n < 1n) return errSyntax();
+        count = Number(n > 100000n ? 100000n : n);
+      } else if (opt === 'match' && hasNext) {
+        pattern = args[++i];
+        if (pattern.length === 1 && pattern[0] === 0x2a) pattern = undefined;
+      } else if (opt === 'type' && hasNext) {
+        type = Buffer.from(lower(args[++i]));
+      } else return errSyntax();
+    }
+    const groups = this.run.dataGroups();
+    const index = Number(cursor >> GROUP_SHIFT);
+    if (index >= groups.length) return array([bulk('0'), array([])]);
+    const after = this.cursors.get(cursor);
+    const r = await this.scanGroup(groups[index], after, count, pattern, type);
+    if (!Array.isArray(r)) return r;
+    const [last, keys] = r;
+    let next: bigint;
+    if (last !== null) {
+      next = (BigInt(index) << GROUP_SHIFT) | this.remember(last);
+    } else {
+      next = index + 1 < groups.length ? BigInt(index + 1) << GROUP_SHIFT : 0n;
+    }
+    return array([bulk(next.toString()), array(keys.map((k) => bulk(k)))]);
+  }
+
+  private remember(key: Buffer): bigint {
+    const id = this.seq;
+    this.seq = this.seq >= SEQ_MASK ? 1n : this.seq + 1n;
+    // Ids carry no group, so one table serves all groups.
+    this.cursors.set(id, key);
+    if (this.cursors.size > CURSORS_MAX) this.cursors.delete(this.cursors.keys().next().value!);
+    return id;
+  }
+
+  async randomKey(): Promise<Reply> {
+    const groups = [...this.run.dataGroups()];
+    for (let i = groups.length - 1; i > 0; i--) {
+      const j = Math.floor(this.run.random() * (i + 1));
+      [groups[i], groups[j]] = [groups[j], groups[i]];
+    }
+    for (const g of groups) {
+      const start = Buffer.from([0, 1, 2, 3].map(() => Math.floor(this.run.random() * 256)));
+      for (const after of [start, undefined]) {
+        const r = await this.scanGroup(g, after, 16);
+        if (!Array.isArray(r)) return r;
+        if (r[1].length > 0) return bulk(r[1][Math.floor(this.run.random() * r[1].length)]);
+      }
+    }
+    return nullBulk();
+  }
+
+  async flush(args: Buffer[]): Promise<Reply> {
+    if (args.length > 2 || (args.length === 2 && !['async', 'sync'].includes(lower(args[1])))) return errSyntax();
+    const replies = await Promise.all(this.run.dataGroups().map((g) =>
+      this.run.routeGroup(g, this.run.internal(INTERNAL.flush), [Buffer.from(INTERNAL.flush)])));
+    for (const r of replies) {
+      const x = asReply(r);
+      if (x.kind === 'error') return x;
+    }
+    return ok();
+  }
+}

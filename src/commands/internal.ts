@@ -1,0 +1,135 @@
+/**
+ * Commands that only nodes send: the transaction entry (EXEC), background
+ * expiry, FLUSHDB's per-group share, the scans behind KEYS/SCAN/RANDOMKEY and
+ * WATCH's revision read. Their names are not in the client registry, so a
+ * client sending them gets "unknown command"; peers reach them by forwarding.
+ */
+import { array, bulk, integer, nullArray, nullBulk, ok, type Reply } from '../resp/encoder.js';
+import { errSyntax } from '../resp/replies.js';
+import { lookup, ValueType } from './keyspace.js';
+import { decodeOp, encodeOp } from './op-codec.js';
+import { applyCommand } from './apply.js';
+import { globMatch } from './glob.js';
+import { typeName } from './keys.js';
+import type { KeyedCommand } from './spec.js';
+
+export const INTERNAL = {
+  exec: 'raftis.exec',
+  expire: 'raftis.expire',
+  flush: 'raftis.flush',
+  scan: 'raftis.scan',
+  rev: 'raftis.rev',
+} as const;
+
+/** The op EXEC proposes: watched keys with their revisions, then the queued commands. */
+export function encodeExec(watched: Array<[Buffer, number]>, commands: Buffer[][]): Buffer[] {
+  const args: Buffer[] = [Buffer.from(INTERNAL.exec), Buffer.from(String(watched.length))];
+  for (const [k, rev] of watched) args.push(k, Buffer.from(String(rev)));
+  for (const c of commands) args.push(encodeOp(c));
+  return args;
+}
+
+/**
+ * Applies a transaction all or nothing with respect to WATCH: if a watched
+ * key's revision (0 when absent or expired at the entry's stamp) differs from
+ * the one WATCH read, nothing runs and EXEC answers a null array. Otherwise
+ * every command runs in order within this one entry, so no other write can
+ * interleave; runtime errors are reported per command, as Redis does.
+ */
+function execCommand(commands: () => ReadonlyMap<string, KeyedCommand>): KeyedCommand {
+  return {
+    kind: 'write',
+    name: INTERNAL.exec,
+    async apply(ctx, args) {
+      const n = Number(args[1].toString('latin1'));
+      let at = 2;
+      for (let i = 0; i < n; i++, at += 2) {
+        const v = lookup(ctx, args[at]);
+        if ((v?.revision ?? 0) !== Number(args[at + 1].toString('latin1'))) return nullArray();
+      }
+      const replies: Reply[] = [];
+      for (; at < args.length; at++) {
+        const cargs = decodeOp(args[at]);
+        const cmd = commands().get(cargs[0].toString('latin1').toLowerCase());
+        const invalid = cmd?.validate?.(cargs);
+        if (invalid) replies.push(invalid);
+        else if (cmd?.kind === 'read') replies.push(await cmd.read(ctx, cargs));
+        else replies.push(await applyCommand(cmd, ctx, cargs));
+      }
+      return array(replies);
+    },
+  };
+}
+
+/** Deletes each key that is still expired at the entry's stamp (a concurrent SET wins). */
+const expire: KeyedCommand = {
+  kind: 'write',
+  name: INTERNAL.expire,
+  apply(ctx, args) {
+    let n = 0;
+    for (let i = 1; i < args.length; i++) {
+      const v = ctx.ks.getRaw(args[i]);
+      if (v !== undefined && v.expireAtMs !== 0 && v.expireAtMs <= ctx.nowMs) {
+        ctx.ks.del(args[i]);
+        n++;
+      }
+    }
+    return integer(n);
+  },
+};
+
+/** Deletes every key of the group (FLUSHDB / FLUSHALL send one to each group). */
+const flush: KeyedCommand = {
+  kind: 'write',
+  name: INTERNAL.flush,
+  async apply(ctx) {
+    for (const [k] of await ctx.ks.scan(undefined, Number.MAX_SAFE_INTEGER)) ctx.ks.del(k);
+    return ok();
+  },
+};
+
+/**
+ * `raftis.scan after count pattern type`: examines up to `count` keys after
+ * `after` (empty: from the start) and replies [last examined key or nil when
+ * the group is done, live keys that match...].
+ */
+const scan: KeyedCommand = {
+  kind: 'read',
+  name: INTERNAL.scan,
+  async read(ctx, args) {
+    if (args.length !== 5) return errSyntax();
+    const after = args[1].length === 0 ? undefined : args[1];
+    const count = Number(args[2].toString('latin1'));
+    const pattern = args[3].length === 0 ? undefined : args[3];
+    const type = args[4].length === 0 ? undefined : args[4].toString('latin1');
+    const rows = await ctx.ks.scan(after, count + 1);
+    const more = rows.length > count;
+    if (more) rows.length = count;
+    const out: Reply[] = [more ? bulk(rows[rows.length - 1][0]) : nullBulk()];
+    for (const [k, v] of rows) {
+      if (v.expireAtMs !== 0 && v.expireAtMs <= ctx.nowMs) continue;
+      if (pattern !== undefined && !globMatch(pattern, k)) continue;
+      if (type !== undefined && typeName(v) !== type) continue;
+      out.push(bulk(k));
+    }
+    return array(out);
+  },
+};
+
+/** The revision of each key: its last change's entry index, 0 when absent or expired (WATCH). */
+const rev: KeyedCommand = {
+  kind: 'read',
+  name: INTERNAL.rev,
+  read(ctx, args) {
+    const out: Reply[] = [];
+    for (let i = 1; i < args.length; i++) out.push(integer(lookup(ctx, args[i])?.revision ?? 0));
+    return array(out);
+  },
+};
+
+/** The internal commands, given the full command map EXEC dispatches into. */
+export function internalCommands(commands: () => ReadonlyMap<string, KeyedCommand>): KeyedCommand[] {
+  return [execCommand(commands), expire, flush, scan, rev];
+}
+
+void ValueType;
