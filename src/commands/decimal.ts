@@ -1,9 +1,8 @@
 /**
- * Exact decimal arithmetic for INCRBYFLOAT and HINCRBYFLOAT. Redis adds long
- * doubles (64-bit mantissa) and prints them with `%.17Lf`, trailing zeros
- * removed; adding the decimal strings exactly and rounding the same way gives
- * the same text for every value up to ~19 significant digits, which a binary
- * double could not (0.1 + 0.2 would print 0.30000000000000004).
+ * Float arithmetic for INCRBYFLOAT and HINCRBYFLOAT, byte-exact with Redis:
+ * parsing as strtold does, adding as x87 long doubles do (emulated with
+ * BigInt, see addDecimal), printing as `%.17Lf` does. A binary double could
+ * not match: 0.1 + 0.2 would print 0.30000000000000004 where Redis prints 0.3.
  */
 
 /** value = mant * 10^exp, or an infinity. */
@@ -32,39 +31,91 @@ export function parseDecimal(arg: Buffer | string): Decimal | undefined {
   return { mant, exp };
 }
 
-/** Exact sum; infinities of opposite sign give undefined (NaN). */
+/**
+ * An x87 long double (64-bit mantissa): value = m * 2^e with 2^63 <= |m| < 2^64,
+ * or zero. Redis's INCRBYFLOAT parses both operands into long doubles
+ * (strtold: correctly rounded), adds them (rounded to 64 bits) and prints the
+ * sum with `%.17Lf` (exact, rounded half to even); emulating each step with
+ * BigInt gives Redis's exact text, e.g. 0.3 + 1000 = 1000.29999999999999999.
+ */
+interface LongDouble { m: bigint; e: number }
+
+const BITS = 64n;
+const TWO63 = 1n << 63n;
+const TWO64 = 1n << 64n;
+/** 2^16384: beyond it a long double overflows to infinity. */
+const EXP2_MAX = 16384;
+
+function bitLength(n: bigint): number {
+  return n === 0n ? 0 : n.toString(2).length;
+}
+
+/** num / den * 2^e0 rounded to a 64-bit mantissa, half to even. */
+function roundToLongDouble(num: bigint, den: bigint, e0: number): LongDouble {
+  if (num === 0n) return { m: 0n, e: 0 };
+  const neg = num < 0n;
+  const n = neg ? -num : num;
+  let e = bitLength(n) - bitLength(den) - Number(BITS);
+  for (;;) {
+    const [a, b] = e >= 0 ? [n, den << BigInt(e)] : [n << BigInt(-e), den];
+    let q = a / b;
+    if (q >= TWO64) { e++; continue; }
+    if (q < TWO63) { e--; continue; }
+    const r2 = (a % b) * 2n;
+    if (r2 > b || (r2 === b && (q & 1n) === 1n)) q++;
+    if (q === TWO64) { q = TWO63; e++; }
+    return { m: neg ? -q : q, e: e + e0 };
+  }
+}
+
+function toLongDouble(d: { mant: bigint; exp: number }): LongDouble {
+  return d.exp >= 0
+    ? roundToLongDouble(d.mant * 10n ** BigInt(d.exp), 1n, 0)
+    : roundToLongDouble(d.mant, 10n ** BigInt(-d.exp), 0);
+}
+
+/** `%.17Lf` of a long double, as an exact decimal with 17 places. */
+function fromLongDouble(x: LongDouble): { mant: bigint; exp: number } {
+  const scaled = x.m * 10n ** 17n;
+  if (x.e >= 0) return { mant: scaled << BigInt(x.e), exp: -17 };
+  const den = 1n << BigInt(-x.e);
+  const neg = scaled < 0n;
+  const a = neg ? -scaled : scaled;
+  let q = a / den;
+  const r2 = (a % den) * 2n;
+  if (r2 > den || (r2 === den && (q & 1n) === 1n)) q++;
+  return { mant: neg ? -q : q, exp: -17 };
+}
+
+/** The long double sum of two parsed floats, as Redis computes it; undefined for NaN. */
 export function addDecimal(a: Decimal, b: Decimal): Decimal | undefined {
   if ('inf' in a || 'inf' in b) {
     if ('inf' in a && 'inf' in b && a.inf !== b.inf) return undefined;
     return 'inf' in a ? a : b;
   }
-  const exp = Math.min(a.exp, b.exp);
-  const scale = (d: { mant: bigint; exp: number }): bigint => d.mant * 10n ** BigInt(d.exp - exp);
-  return { mant: scale(a) + scale(b), exp };
+  const x = toLongDouble(a);
+  const y = toLongDouble(b);
+  if (x.m === 0n && y.m === 0n) return { mant: 0n, exp: 0 };
+  const e = Math.min(x.m === 0n ? y.e : x.e, y.m === 0n ? x.e : y.e);
+  const align = (v: LongDouble): bigint => (v.m === 0n ? 0n : v.m << BigInt(v.e - e));
+  const sum = roundToLongDouble(align(x) + align(y), 1n, e);
+  if (sum.m !== 0n && sum.e + 64 > EXP2_MAX) return { inf: sum.m > 0n ? 1 : -1 };
+  return fromLongDouble(sum);
 }
 
-function roundDiv(n: bigint, d: bigint): bigint {
-  const q = n / d;
-  const r = n % d;
-  if (r === 0n) return q;
-  const twice = (r < 0n ? -r : r) * 2n;
-  if (twice >= d) return n < 0n ? q - 1n : q + 1n;
-  return q;
-}
-
-/** `%.17Lf` with trailing zeros removed, keeping at most 19 significant digits (a long double's precision). */
+/** `%.17Lf` text with trailing zeros (and a bare point) removed, "-0" as "0" (Redis ld2string, LD_STR_HUMAN). */
 export function formatDecimal(d: Decimal): string {
   if ('inf' in d) return d.inf > 0 ? 'inf' : '-inf';
   let { mant, exp } = d;
   if (exp < -17) {
-    mant = roundDiv(mant, 10n ** BigInt(-17 - exp));
+    const div = 10n ** BigInt(-17 - exp);
+    const neg0 = mant < 0n;
+    const a = neg0 ? -mant : mant;
+    let q = a / div;
+    const r2 = (a % div) * 2n;
+    if (r2 > div || (r2 === div && (q & 1n) === 1n)) q++;
+    mant = neg0 ? -q : q;
     exp = -17;
-  }
-  const abs = mant < 0n ? -mant : mant;
-  const sig = abs.toString().length;
-  if (sig > 19) {
-    const drop = BigInt(sig - 19);
-    mant = roundDiv(mant, 10n ** drop) * 10n ** drop;
   }
   const neg = mant < 0n;
   let digits = (neg ? -mant : mant).toString();

@@ -117,7 +117,10 @@ export class Dispatcher {
     }
     const spec = r.command.spec;
     const top = spec.name.split('|')[0];
-    if (this.info.config.requirepass() !== '' && ctx.state.get('authenticated') !== true && !NO_AUTH.has(top)) {
+    // As Redis: a connection opened while no password is required counts as authenticated.
+    const requirepass = this.info.config.requirepass();
+    if (!ctx.state.has('authenticated')) ctx.state.set('authenticated', requirepass === '');
+    if (requirepass !== '' && ctx.state.get('authenticated') !== true && !NO_AUTH.has(top)) {
       tx.flagDirty(ctx);
       this.countRejected(spec.name);
       return errNoAuth();

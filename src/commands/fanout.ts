@@ -80,7 +80,7 @@ export class Fanout {
     const groups = this.run.dataGroups();
     const index = Number(cursor >> GROUP_SHIFT);
     if (index >= groups.length) return array([bulk('0'), array([])]);
-    const after = this.cursors.get(cursor);
+    const after = this.cursors.get(cursor & SEQ_MASK);
     const r = await this.scanGroup(groups[index], after, count, pattern, type);
     if (!Array.isArray(r)) return r;
     const [last, keys] = r;

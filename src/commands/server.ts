@@ -59,7 +59,7 @@ function reset(ctx: ClientContext, _args: Buffer[], info: ServerInfo): Reply {
   ctx.name = null;
   ctx.db = 0;
   ctx.flags.delete('readonly');
-  if (info.config.requirepass() !== '') ctx.state.delete('authenticated');
+  ctx.state.set('authenticated', info.config.requirepass() === '');
   return simple('RESET');
 }
 

@@ -1,6 +1,6 @@
 import { array, bulk, integer, ok, nullBulk, type Reply } from '../resp/encoder.js';
 import {
-  errIncrNanOrInf, errInvalidExpireTime, errNotFloat, errNotInteger, errOffsetOutOfRange, errOverflow, errStringTooLong,
+  errDecrementOverflow, errIncrNanOrInf, errInvalidExpireTime, errNotFloat, errNotInteger, errOffsetOutOfRange, errOverflow, errStringTooLong,
   errSyntax, errWrongArgs, errWrongType,
 } from '../resp/replies.js';
 import { lookup, valueBytes, ValueType, type ReadContext, type WriteContext } from './keyspace.js';
@@ -126,7 +126,7 @@ function incrementBy(ctx: WriteContext, key: Buffer, by: bigint): Reply {
 function byArgument(args: Buffer[], negate: boolean): bigint | Reply {
   const n = parseInt64(args[2]);
   if (n === undefined) return errNotInteger();
-  if (negate && n === INT64_MIN) return errOverflow();
+  if (negate && n === INT64_MIN) return errDecrementOverflow();
   return negate ? -n : n;
 }
 
