@@ -341,3 +341,34 @@ test('random command sequences (seeded) reply as redis-server does', async () =>
   for (let i = 0; i < 300; i++) await same(...pick(gens)());
   void seed;
 });
+
+// Runs last: it kills and restarts a node.
+test('WATCH across a leader change still detects a change; TTLs survive a restart', async () => {
+  const { initialPlacement } = await import('../../src/cluster/placement.js');
+  const { keySlot } = await import('../../src/cluster/slot.js');
+  const placement = initialPlacement(
+    [1, 2, 3].map((id) => ({ nodeId: id, host: '127.0.0.1', port: cluster.port(id), peerPort: 0 })), 4, 3);
+  const key = '{lc}k';
+  const group = placement.groupOfSlot(keySlot(key));
+  const victim = await cluster.leaderOf(group);
+  const [n1, n2] = cluster.nodeIds().filter((id) => id !== victim);
+  const a = cluster.client(n1);
+  const b = cluster.client(n2);
+  await a.set(key, 'v0');
+  await a.set('{lc}ttl', 'v', 'PX', 60000);
+  await a.set('{lc}short', 'v', 'PX', 300);
+  await a.watch(key);
+  const unchanged = cluster.client(n2);
+  await unchanged.watch('{lc}ttl');
+  await cluster.kill(victim, 'SIGKILL');
+  await b.set(key, 'changed'); // through the new leader
+  assert.equal(await a.multi().set(key, 'tx').exec(), null, 'a change made under the new leader aborts EXEC');
+  assert.deepEqual(await unchanged.multi().pttl('{lc}ttl').exec().then((r) => r!.length), 1, 'an untouched watched key does not abort');
+  cluster.startNode(victim);
+  await cluster.waitReady(victim);
+  const revived = cluster.client(victim);
+  const pttl = await revived.pttl('{lc}ttl');
+  assert.ok(pttl > 0 && pttl <= 60000, `TTL survived the restart (${pttl})`);
+  assert.equal(await revived.exists('{lc}short'), 0, 'an expired key stays expired after restart');
+  assert.equal(await revived.get(key), 'changed');
+});
