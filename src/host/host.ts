@@ -133,7 +133,7 @@ export class Host {
     private readonly sm: HostStateMachine,
     private readonly transport: HostTransport,
   ) {
-    this.log = env.logger.child({ node: opts.nodeId });
+    this.log = env.logger;
   }
 
   addGroup(spec: GroupSpec): void {
@@ -148,7 +148,7 @@ export class Host {
       heartbeatTicks: this.opts.heartbeatTicks,
       leaseDriftTicks: this.opts.leaseDriftTicks,
       random: this.env.random.fork(`group-${spec.groupId}`),
-      logger: this.log.child({ group: spec.groupId }),
+      logger: this.log,
       persisted: spec.persisted,
       applied,
       preVote: true,
