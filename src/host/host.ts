@@ -248,8 +248,8 @@ export class Host {
 
   /** True when a lease read may be served at once: valid lease and everything committed is applied. */
   private leaseReadable(rt: GroupRuntime): boolean {
-    const st = rt.node.status();
-    return st.leaseValid && this.sm.applied(rt.groupId) >= st.commit;
+    const index = rt.node.leaseReadIndex();
+    return index >= 0 && this.sm.applied(rt.groupId) >= index;
   }
 
   private tickAll(): void {
