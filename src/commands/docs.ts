@@ -182,7 +182,7 @@ export const SUBCOMMAND_SPECS: Record<string, Partial<Omit<CommandSpec, 'name'>>
   'command|info': { arity: -2, flags: ['loading', 'stale'] },
   'command|docs': { arity: -2, flags: ['loading', 'stale'] },
   'command|list': { arity: -2, flags: ['loading', 'stale'] },
-  'command|getkeys': { arity: -3, flags: ['loading', 'stale'] },
+  'command|getkeys': { arity: -4, flags: ['loading', 'stale'] },
   'client|kill': { arity: -3, flags: ['admin', 'noscript', 'loading', 'stale'] },
   'config|get': { arity: -3, flags: ['admin', 'noscript', 'loading', 'stale'] },
   'config|set': { arity: -4, flags: ['admin', 'noscript', 'loading', 'stale'] },
