@@ -5,13 +5,21 @@
  * raftis/Redis. Runs alternate between the two servers so machine noise hits
  * both alike.
  *
- * Options: --requests N (default 100000 at -P 1, 4x at -P 16), --tests set,get
+ * Options: --requests N (default 100000 at -P 1, 4x at -P 16),
+ *          --tests set,get,incr,mset,hset,hget,cas (the default: all of them)
  *          --node N (which raftis node redis-benchmark talks to; default 1)
+ *
+ * Besides redis-benchmark's own SET/GET/INCR, `mset` is MSET of 10 keys sharing
+ * one hash tag (MSET is atomic, so raftis needs its keys in one slot), `hset` /
+ * `hget` touch one field of random hashes, and `cas` is a WATCH / GET / MULTI /
+ * SET / EXEC read-modify-write loop of 50 ioredis clients on random keys,
+ * counting committed transactions per second (aborted ones are retried).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import { MAIN_JS, planLocalCluster } from '../src/launcher.js';
 
 interface Result {
@@ -26,7 +34,14 @@ function arg(name: string, fallback: string): string {
 }
 
 const requestsP1 = Number(arg('requests', '100000'));
-const tests = arg('tests', 'set,get').split(',');
+const tests = arg('tests', 'set,get,incr,mset,hset,hget,cas').split(',');
+
+/** Tests run as custom redis-benchmark commands (the rest are redis-benchmark's own -t tests). */
+const CUSTOM: Record<string, string[]> = {
+  mset: ['MSET', ...Array.from({ length: 10 }, (_, i) => [`{m}:${i}:__rand_int__`, 'xxxxxxxxxx']).flat()],
+  hset: ['HSET', 'h:__rand_int__', 'f', 'xxxxxxxxxx'],
+  hget: ['HGET', 'h:__rand_int__', 'f'],
+};
 const targetNode = Number(arg('node', '1'));
 const REDIS_PORT = 6390 + Math.floor(Math.random() * 9);
 const BASE_PORT = 27101;
@@ -36,16 +51,43 @@ function sleep(ms: number): Promise<void> {
 }
 
 function redisBenchmark(port: number, test: string, pipeline: number, requests: number): Result {
+  const custom = CUSTOM[test];
   const r = spawnSync('redis-benchmark', [
     '-p', String(port), '-c', '50', '-n', String(requests), '-d', '100', '-r', '100000',
-    '-t', test, '-P', String(pipeline), '--csv', '-q',
+    ...(custom ? [] : ['-t', test]), '-P', String(pipeline), '--csv', '-q', ...(custom ?? []),
   ], { encoding: 'utf8', timeout: 600_000 });
   if (r.status !== 0) throw new Error(`redis-benchmark failed: ${r.stderr}`);
   // "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"
-  const line = r.stdout.trim().split('\n').find((l) => l.startsWith(`"${test.toUpperCase()}`));
+  const lines = r.stdout.trim().split('\n');
+  const line = custom ? lines[lines.length - 1] : lines.find((l) => l.startsWith(`"${test.toUpperCase()}`));
   if (!line) throw new Error(`unexpected redis-benchmark output: ${r.stdout}`);
   const f = line.split(',').map((s) => s.replace(/"/g, ''));
   return { rps: Number(f[1]), p50: Number(f[4]), p99: Number(f[6]) };
+}
+
+/** WATCH k / GET k / MULTI / SET k v+1 / EXEC on random keys from 50 clients for `ms`: committed tx/s and latency. */
+async function casLoop(port: number, ms: number): Promise<Result> {
+  const clients = Array.from({ length: 50 }, () => new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 3 }));
+  const latencies: number[] = [];
+  let committed = 0;
+  const end = Date.now() + ms;
+  await Promise.all(clients.map(async (c) => {
+    while (Date.now() < end) {
+      const key = `{cas}:${Math.floor(Math.random() * 1000)}`;
+      const t0 = process.hrtime.bigint();
+      await c.watch(key);
+      const v = Number((await c.get(key)) ?? '0');
+      const r = await c.multi().set(key, String(v + 1)).exec();
+      if (r !== null) {
+        committed++;
+        latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
+      }
+    }
+  }));
+  for (const c of clients) c.disconnect();
+  latencies.sort((a, b) => a - b);
+  const q = (p: number): number => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? 0;
+  return { rps: committed / (ms / 1000), p50: q(0.5), p99: q(0.99) };
 }
 
 async function waitPing(port: number, timeoutMs: number): Promise<void> {
@@ -74,11 +116,20 @@ async function main(): Promise<void> {
 
     const rows: string[] = [];
     for (const test of tests) {
+      if (test === 'cas') {
+        const redis = await casLoop(REDIS_PORT, 5000);
+        const raftis = await casLoop(raftisPort, 5000);
+        rows.push(`| WATCH/MULTI/EXEC rmw (50 clients, tx/s) | ${Math.round(redis.rps).toLocaleString('en-US')} | ${redis.p50.toFixed(2)} / ${redis.p99.toFixed(2)} | ` +
+          `${Math.round(raftis.rps).toLocaleString('en-US')} | ${raftis.p50.toFixed(2)} / ${raftis.p99.toFixed(2)} | ${(raftis.rps / redis.rps).toFixed(2)} |`);
+        process.stderr.write(`${rows[rows.length - 1]}\n`);
+        continue;
+      }
       for (const pipeline of [1, 16]) {
         const n = pipeline === 1 ? requestsP1 : requestsP1 * 4;
         const redis = redisBenchmark(REDIS_PORT, test, pipeline, n);
         const raftis = redisBenchmark(raftisPort, test, pipeline, n);
-        rows.push(`| ${test.toUpperCase()} -P${pipeline} | ${Math.round(redis.rps).toLocaleString('en-US')} | ${redis.p50.toFixed(2)} / ${redis.p99.toFixed(2)} | ` +
+        const label = test === 'mset' ? 'MSET (10 keys, one hash tag)' : test.toUpperCase();
+        rows.push(`| ${label} -P${pipeline} | ${Math.round(redis.rps).toLocaleString('en-US')} | ${redis.p50.toFixed(2)} / ${redis.p99.toFixed(2)} | ` +
           `${Math.round(raftis.rps).toLocaleString('en-US')} | ${raftis.p50.toFixed(2)} / ${raftis.p99.toFixed(2)} | ${(raftis.rps / redis.rps).toFixed(2)} |`);
         process.stderr.write(`${rows[rows.length - 1]}\n`);
       }
