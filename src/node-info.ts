@@ -12,11 +12,15 @@ export function infoSections(n: { config: NodeConfig; host: Host; placement: Pla
   const groups = n.host.groupIds().sort((a, b) => a - b);
   let led = 0;
   let keys = 0;
+  let expires = 0;
   const raft: Array<[string, string | number]> = [];
   for (const g of groups) {
     const st = n.host.raft(g)!.status();
     if (st.role === Role.Leader) led++;
-    if (g !== 0) keys += n.sm.keyCount(g);
+    if (g !== 0) {
+      keys += n.sm.keyCount(g);
+      expires += n.sm.expiresCount(g);
+    }
     const p = n.placement.group(g);
     raft.push([`group${g}`, [
       `role=${ROLE_NAMES[st.role]}`, `leader=${st.leader}`, `term=${st.term}`, `commit=${st.commit}`,
@@ -33,7 +37,7 @@ export function infoSections(n: { config: NodeConfig; host: Host; placement: Pla
       ['raftis_groups_hosted', groups.length],
       ['raftis_groups_led', led],
     ]],
-    ['keyspace', keys > 0 ? [['db0', `keys=${keys},expires=0,avg_ttl=0`]] : []],
+    ['keyspace', keys > 0 ? [['db0', `keys=${keys},expires=${expires},avg_ttl=0`]] : []],
     ['raft', [['node_id', n.config.nodeId], ...raft]],
   ];
 }

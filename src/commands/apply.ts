@@ -10,13 +10,15 @@ import type { KeyedCommand } from './spec.js';
 import { ExpiryIndex } from './expiry-index.js';
 
 /** Runs one write command, turning a thrown bug into the same error reply on every replica. */
-export async function applyCommand(cmd: KeyedCommand | undefined, ctx: WriteContext, args: Buffer[]): Promise<Reply> {
+export function applyCommand(cmd: KeyedCommand | undefined, ctx: WriteContext, args: Buffer[]): Reply | Promise<Reply> {
   if (cmd === undefined || cmd.kind !== 'write') return errUnknownCommand(args);
+  // A command bug must not split replicas: every replica throws the same way.
+  const failed = (err: unknown): Reply => errorReply(`ERR internal error applying '${cmd.name}': ${(err as Error).message}`);
   try {
-    return await cmd.apply(ctx, args);
+    const r = cmd.apply(ctx, args);
+    return r instanceof Promise ? r.catch(failed) : r;
   } catch (err) {
-    // A command bug must not split replicas: every replica throws the same way.
-    return errorReply(`ERR internal error applying '${cmd.name}': ${(err as Error).message}`);
+    return failed(err);
   }
 }
 
@@ -132,7 +134,9 @@ export class KvStateMachine implements HostStateMachine {
         for (const op of ops) {
           const args = decodeOp(op);
           const cmd = this.commands.get(args[0].toString('latin1').toLowerCase());
-          replies.push(await applyCommand(cmd, { ks, nowMs: timeMs, revision: e.index }, args));
+          const r = applyCommand(cmd, { ks, nowMs: timeMs, revision: e.index }, args);
+          // Most commands are synchronous; only those that list fields or keys wait on storage.
+          replies.push(r instanceof Promise ? await r : r);
         }
         perEntry.push(replies);
       }
