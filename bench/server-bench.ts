@@ -44,7 +44,7 @@ const CUSTOM: Record<string, string[]> = {
 };
 const targetNode = Number(arg('node', '1'));
 const REDIS_PORT = 6390 + Math.floor(Math.random() * 9);
-const BASE_PORT = 27101;
+const BASE_PORT = Number(arg('base-port', '27101'));
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));

@@ -6,7 +6,7 @@
  */
 import { array, bulk, integer, nullArray, nullBulk, ok, type Reply } from '../resp/encoder.js';
 import { errSyntax } from '../resp/replies.js';
-import { lookup, ValueType } from './keyspace.js';
+import { lookup } from './keyspace.js';
 import { decodeOp, encodeOp } from './op-codec.js';
 import { applyCommand } from './apply.js';
 import { globMatch } from './glob.js';
@@ -132,4 +132,3 @@ export function internalCommands(commands: () => ReadonlyMap<string, KeyedComman
   return [execCommand(commands), expire, flush, scan, rev];
 }
 
-void ValueType;
