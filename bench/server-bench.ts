@@ -127,7 +127,15 @@ async function main(): Promise<void> {
       for (const pipeline of [1, 16]) {
         const n = pipeline === 1 ? requestsP1 : requestsP1 * 4;
         const redis = redisBenchmark(REDIS_PORT, test, pipeline, n);
-        const raftis = redisBenchmark(raftisPort, test, pipeline, n);
+        let raftis: Result;
+        try {
+          raftis = redisBenchmark(raftisPort, test, pipeline, n);
+        } catch (err) {
+          // Report the failure (e.g. CLUSTERDOWN when a request waits past the timeout) and go on.
+          rows.push(`| ${test.toUpperCase()} -P${pipeline} | ${Math.round(redis.rps).toLocaleString('en-US')} | - | failed: ${String((err as Error).message).split('\n')[0]} | - | - |`);
+          process.stderr.write(`${rows[rows.length - 1]}\n`);
+          continue;
+        }
         const label = test === 'mset' ? 'MSET (10 keys, one hash tag)' : test.toUpperCase();
         rows.push(`| ${label} -P${pipeline} | ${Math.round(redis.rps).toLocaleString('en-US')} | ${redis.p50.toFixed(2)} / ${redis.p99.toFixed(2)} | ` +
           `${Math.round(raftis.rps).toLocaleString('en-US')} | ${raftis.p50.toFixed(2)} / ${raftis.p99.toFixed(2)} | ${(raftis.rps / redis.rps).toFixed(2)} |`);
