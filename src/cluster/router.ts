@@ -61,7 +61,8 @@ export class Router {
         if (outcome.kind === 'stopped' || outcome.kind === 'noGroup') return errClusterDownReason('The node is shutting down');
         // notLeader / lost / dropped: leadership moved under us; retry below.
       } else if (leader !== 0 && leader !== this.opts.nodeId && !forwarded) {
-        if (this.opts.redirect === 'moved') {
+        // Node-internal commands (whole-keyspace scans, EXEC's entry) are always forwarded.
+        if (this.opts.redirect === 'moved' && !cmd.name.startsWith('raftis.')) {
           const addr = this.placement.address(leader);
           if (addr) return errMoved(slot, addr.host, addr.port);
         } else {

@@ -72,6 +72,7 @@ export class KvStateMachine implements HostStateMachine {
   reader(groupId: GroupId): KeyspaceReader {
     const store = this.store;
     return {
+      keyCount: () => this.keyCount(groupId),
       getRaw: (key) => store.getSync(groupId, key),
       getField: (key, field) => {
         const v = store.getFieldSync(groupId, key, field);

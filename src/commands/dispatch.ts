@@ -21,7 +21,7 @@ export type Handler =
   | { kind: 'dispatcher' };
 
 /** Commands served by the Dispatcher itself (they need the router or the connection's transaction). */
-export const DISPATCHER_COMMANDS = new Set(['multi', 'exec', 'discard', 'watch', 'unwatch', 'keys', 'scan', 'randomkey', 'flushdb', 'flushall']);
+export const DISPATCHER_COMMANDS = new Set(['multi', 'exec', 'discard', 'watch', 'unwatch', 'keys', 'scan', 'randomkey', 'dbsize', 'flushdb', 'flushall']);
 
 /** Commands a client may send before AUTH when a password is required (Redis's no-auth flag). */
 const NO_AUTH = new Set(['auth', 'hello', 'quit', 'reset']);
@@ -38,7 +38,7 @@ export function buildRegistry(
     const k = keyed.get(top);
     const fn = server.get(top);
     if (!k && !fn && !DISPATCHER_COMMANDS.has(top)) continue;
-    const handler: Handler = k ? { kind: 'keyed', cmd: k } : fn ? { kind: 'server', fn } : { kind: 'dispatcher' };
+    const handler: Handler = k ? { kind: 'keyed', cmd: k } : DISPATCHER_COMMANDS.has(top) ? { kind: 'dispatcher' } : { kind: 'server', fn: fn! };
     registry.register({ name, handler, docs: COMMAND_DOCS[name], ...(SUBCOMMAND_SPECS[name] ? { spec: SUBCOMMAND_SPECS[name] } : {}) });
   }
   for (const name of [...keyed.keys(), ...server.keys(), ...DISPATCHER_COMMANDS]) {
@@ -153,6 +153,7 @@ export class Dispatcher {
       case 'keys': return this.fanout.keys(args[1]);
       case 'scan': return this.fanout.scan(args);
       case 'randomkey': return this.fanout.randomKey();
+      case 'dbsize': return this.fanout.dbSize();
       default: return this.fanout.flush(args); // flushdb, flushall
     }
   }

@@ -10,7 +10,7 @@
  * cursor unknown to this node (evicted, or from another node) restarts its
  * group, which may repeat keys but never skips one present the whole time.
  */
-import { array, bulk, nullBulk, ok, type Reply } from '../resp/encoder.js';
+import { array, bulk, integer, nullBulk, ok, type Reply } from '../resp/encoder.js';
 import { errInvalidCursor, errNotInteger, errSyntax } from '../resp/replies.js';
 import type { GroupId } from '../raft/types.js';
 import { INTERNAL } from './internal.js';
@@ -117,6 +117,19 @@ export class Fanout {
       }
     }
     return nullBulk();
+  }
+
+  /** DBSIZE: the key counts of every group, each read linearizably on its group. */
+  async dbSize(): Promise<Reply> {
+    const replies = await Promise.all(this.run.dataGroups().map((g) =>
+      this.run.routeGroup(g, this.run.internal(INTERNAL.dbsize), [Buffer.from(INTERNAL.dbsize)])));
+    let total = 0;
+    for (const r of replies) {
+      const x = asReply(r);
+      if (x.kind !== 'integer') return x;
+      total += Number(x.value);
+    }
+    return integer(total);
   }
 
   async flush(args: Buffer[]): Promise<Reply> {

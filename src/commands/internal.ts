@@ -19,6 +19,7 @@ export const INTERNAL = {
   flush: 'raftis.flush',
   scan: 'raftis.scan',
   rev: 'raftis.rev',
+  dbsize: 'raftis.dbsize',
 } as const;
 
 /** The op EXEC proposes: watched keys with their revisions, then the queued commands. */
@@ -127,8 +128,15 @@ const rev: KeyedCommand = {
   },
 };
 
+/** The group's key count (DBSIZE adds those of every group). */
+const dbsize: KeyedCommand = {
+  kind: 'read',
+  name: INTERNAL.dbsize,
+  read: (ctx) => integer(ctx.ks.keyCount?.() ?? 0),
+};
+
 /** The internal commands, given the full command map EXEC dispatches into. */
 export function internalCommands(commands: () => ReadonlyMap<string, KeyedCommand>): KeyedCommand[] {
-  return [execCommand(commands), expire, flush, scan, rev];
+  return [execCommand(commands), expire, flush, scan, rev, dbsize];
 }
 

@@ -16,6 +16,8 @@ export interface KeyspaceReader {
    * `after` when `inclusive`. Expired keys are included; callers judge expiry.
    */
   scan(after: Buffer | undefined, limit: number, inclusive?: boolean): Promise<Array<[Buffer, StoredValue]>>;
+  /** Keys stored in the group, expired ones not yet deleted included (DBSIZE); reads only. */
+  keyCount?(): number;
 }
 
 export interface KeyspaceWriter extends KeyspaceReader {
