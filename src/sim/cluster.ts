@@ -30,6 +30,9 @@ export interface ClusterConfig {
   netDelayMsMin: number;
   netDelayMsMax: number;
   persistDelayMsMax: number;
+  /** Flow control of the core (small values split appends, which uncovers more interleavings). */
+  maxSizePerMsg: number;
+  maxInflightMsgs: number;
   createRawNode: (config: RawNodeConfig) => RawNodeApi;
   /** Called on each trace line when tracing. */
   trace: ((line: string) => void) | null;
@@ -169,8 +172,8 @@ export class SimCluster {
       preVote: true,
       checkQuorum: true,
       leaseDriftTicks: this.config.leaseDriftTicks,
-      maxSizePerMsg: 1024,
-      maxInflightMsgs: 8,
+      maxSizePerMsg: this.config.maxSizePerMsg,
+      maxInflightMsgs: this.config.maxInflightMsgs,
     };
     if (restart) {
       config.persisted = node.storage.persistedState();

@@ -101,6 +101,8 @@ export function runSimulation(options: SimOptions): SimResult {
     netDelayMsMin: 0.5,
     netDelayMsMax: 8,
     persistDelayMsMax: 3,
+    maxSizePerMsg: setup.pick([40, 200, 1024, 1 << 20]),
+    maxInflightMsgs: setup.pick([1, 4, 16, 256]),
     createRawNode: options.createRawNode,
     trace: options.trace,
   }, random.fork('cluster'));
@@ -243,7 +245,14 @@ class FaultInjector {
     const down = nodes.filter((n) => !n.alive);
     if (roll < 12) {
       // Symmetric partition into two sides.
+      // Either a random split, or the leader with a random minority.
+      const leader = cluster.leader();
       const sideA = new Set(nodes.filter(() => random.chance(0.5)).map((n) => n.nodeId));
+      if (leader !== null && random.chance(0.5)) {
+        sideA.clear();
+        sideA.add(leader.nodeId);
+        for (const node of nodes) if (sideA.size < Math.floor(nodes.length / 2) && random.chance(0.3)) sideA.add(node.nodeId);
+      }
       cluster.blocked.clear();
       for (const a of nodes) for (const b of nodes) {
         if (sideA.has(a.nodeId) !== sideA.has(b.nodeId)) cluster.blocked.add(`${a.nodeId}>${b.nodeId}`);
@@ -287,7 +296,9 @@ class FaultInjector {
       cluster.trace(`loss=${cluster.lossRate} dup=${cluster.duplicateRate}`);
     } else if (roll < 56) {
       if (alive.length === 0) return false;
-      const victim = random.pick(alive);
+      // Half the time the leader: leader crashes are what create diverging log tails (Figure 8).
+      const leader = cluster.leader();
+      const victim = leader !== null && random.chance(0.5) ? leader : random.pick(alive);
       cluster.crash(victim);
       // Most crashed nodes come back after a while; the rest wait for a restart fault or healing.
       if (random.chance(0.8)) cluster.after(random.int(50, 1500), () => cluster.restart(victim));
