@@ -68,6 +68,8 @@ export class SimNode {
   /** Highest commit index this incarnation has reported. */
   commitSeen = 0;
   role: Role = Role.Follower;
+  /** Membership as this node last applied it. */
+  conf: ConfState = { voters: [], learners: [] };
   readonly pendingWrites = new Map<number, PendingWrite>();
   readonly pendingReads = new Map<string, ClientOp>();
   readonly waitingReads: Array<{ index: number; op: ClientOp }> = [];
@@ -96,8 +98,6 @@ export class SimCluster {
   readonly blocked = new Set<string>();
   lossRate = 0;
   duplicateRate = 0;
-  /** Nodes that were members at some point (bootstrap voters and every id seen in a ConfState). */
-  readonly everMember = new Set<NodeId>();
   readonly bootstrapVoters: NodeId[];
   stats: ClusterStats = {
     events: 0, messagesSent: 0, messagesDropped: 0, crashes: 0, restarts: 0, snapshotsSent: 0,
@@ -112,10 +112,7 @@ export class SimCluster {
     this.diskRandom = random.fork('disk');
     this.bootstrapVoters = [];
     for (let nodeId = 1; nodeId <= config.voters; nodeId++) this.bootstrapVoters.push(nodeId);
-    for (const nodeId of this.bootstrapVoters) {
-      this.everMember.add(nodeId);
-      this.spawn(nodeId);
-    }
+    for (const nodeId of this.bootstrapVoters) this.spawn(nodeId);
   }
 
   trace(line: string): void {
@@ -180,6 +177,7 @@ export class SimCluster {
       config.applied = node.storage.kv.applied;
     }
     node.raw = this.config.createRawNode(config);
+    node.conf = copyConf(node.raw.status().confState);
     node.log = LogView.fromStorage(node.storage.snapshot, node.storage.entries);
     node.commitSeen = node.storage.hardState.commit;
     const epoch = node.epoch;
@@ -352,13 +350,15 @@ export class SimCluster {
     node.waitingReads.length = kept;
   }
 
-  /** A node applied a membership change: a member that is gone from it was removed for good. */
+  /** A node applied a membership change: a member that it drops was removed for good. */
   private onConfState(node: SimNode, conf: ConfState): void {
     this.stats.confChangesApplied++;
     this.trace(`node ${node.nodeId} conf voters=[${conf.voters}] learners=[${conf.learners}]`);
+    const before = node.conf;
+    node.conf = copyConf(conf);
     const members = new Set([...conf.voters, ...conf.learners]);
-    for (const nodeId of members) this.everMember.add(nodeId);
-    for (const nodeId of this.everMember) {
+    // Compare with this node's own previous membership: another node's may lag behind.
+    for (const nodeId of [...before.voters, ...before.learners]) {
       if (members.has(nodeId)) continue;
       const gone = this.nodes.get(nodeId);
       if (gone === undefined || gone.removed) continue;

@@ -155,7 +155,26 @@ export function runSimulation(options: SimOptions): SimResult {
       throw new SimViolation(`liveness: ${LIVENESS_MS}ms after healing, clients ${stuck.join(',')} have not completed`
         + ` their final operations (leader: ${leader === null ? 'none' : leader.nodeId})`);
     }
-    if (cluster.leader() === null) throw new SimViolation('liveness: no leader after healing');
+    // Every member that is up catches up with the leader's commit index (replication and
+    // snapshot transfer make progress once the network is whole).
+    const caughtUp = (): string | null => {
+      const leader = cluster.leader();
+      if (leader === null) return 'no leader';
+      const status = leader.raw!.status();
+      for (const nodeId of [...status.confState.voters, ...status.confState.learners]) {
+        const node = cluster.nodes.get(nodeId);
+        if (node === undefined || !node.alive) return `member ${nodeId} is down`;
+        if (node.storage.kv.applied < status.commit) return `member ${nodeId} applied ${node.storage.kv.applied} < leader ${leader.nodeId} commit ${status.commit}`;
+      }
+      return null;
+    };
+    while (cluster.nowMs < deadlineMs && caughtUp() !== null) {
+      if (!cluster.runUntil(Math.min(deadlineMs, cluster.nowMs + 50), options.eventsMax)) {
+        throw new SimViolation('event budget exhausted');
+      }
+    }
+    const lag = caughtUp();
+    if (lag !== null) throw new SimViolation(`liveness: ${LIVENESS_MS}ms after healing: ${lag}`);
   } catch (error) {
     if (!(error instanceof Error)) throw error;
     const kind = error instanceof SimViolation ? 'violation' : 'error';
