@@ -54,6 +54,8 @@ export class Raft {
   /** Applied membership, and the log index it reflects. */
   conf: ConfState;
   confIndex: number;
+  /** Membership as of each applied conf change since the compaction point (for compactionPoint). */
+  confHistory: Array<{ index: number; confState: ConfState }>;
   /** Set when `conf` changed since the last Ready. */
   confChanged = false;
 
@@ -102,11 +104,20 @@ export class Raft {
     const p = config.persisted;
     const snap = p?.snapshot ?? null;
     const hs = p?.hardState ?? { term: 0, vote: NONE, commit: 0 };
-    this.log = new RaftLog(snap?.index ?? 0, snap?.term ?? 0, p?.entries ?? [], hs.commit, config.applied ?? 0);
+    const snapIndex = snap?.index ?? 0;
+    // A store may keep entries at or below its snapshot until it truncates: skip them.
+    const entries = (p?.entries ?? []).filter((e) => e.index > snapIndex);
+    const lastIndex = snapIndex + entries.length;
+    const applied = Math.max(config.applied ?? 0, snapIndex);
+    // Applied entries were committed, even when the commit index on disk lags
+    // (a commit-only hard state is not synced): resume from the larger.
+    assert(applied <= lastIndex, `restart: applied ${applied} is beyond the persisted log (last ${lastIndex})`);
+    this.log = new RaftLog(snapIndex, snap?.term ?? 0, entries, Math.max(hs.commit, applied), applied);
     this.term = hs.term;
     this.vote = hs.vote;
     this.conf = snap !== null ? copyConf(snap.confState) : { voters: uniq(config.voters), learners: uniq(config.learners ?? []) };
     this.confIndex = this.log.snapIndex;
+    this.confHistory = [{ index: this.log.snapIndex, confState: copyConf(this.conf) }];
     // Membership on restart: the snapshot's (or bootstrap) membership plus the
     // conf changes the state machine has already applied.
     for (let i = this.log.firstIndex(); i <= this.log.applied; i++) {
@@ -460,6 +471,7 @@ export class Raft {
     }
     this.conf = res.confState;
     this.confChanged = true;
+    this.confHistory.push({ index: e.index, confState: copyConf(this.conf) });
     if (!live) return;
     this.logger.info(this.fields({ index: e.index, voters: this.conf.voters, learners: this.conf.learners }), 'applied conf change');
     if (this.role !== Role.Leader) return;
@@ -490,7 +502,24 @@ export class Raft {
     this.conf = copyConf(s.meta.confState);
     this.confIndex = s.meta.index;
     this.confChanged = true;
+    this.confHistory = [{ index: s.meta.index, confState: copyConf(this.conf) }];
     this.logger.info(this.fields({ index: s.meta.index, snapTerm: s.meta.term, voters: this.conf.voters }), 'restored snapshot');
+  }
+
+  /** Discards the log up to `index` (<= applied) and the membership history before it. */
+  compact(index: number): void {
+    this.log.compact(index);
+    const h = this.confHistory;
+    let keep = 0;
+    for (let i = 0; i < h.length; i++) if (h[i].index <= this.log.snapIndex) keep = i;
+    this.confHistory = h.slice(keep);
+  }
+
+  /** Membership as of `index` (between the compaction point and applied). */
+  confStateAt(index: number): ConfState {
+    let cs = this.confHistory[0].confState;
+    for (const h of this.confHistory) if (h.index <= index) cs = h.confState;
+    return copyConf(cs);
   }
 
   addReadState(rs: ReadState): void {

@@ -20,6 +20,7 @@ import {
   type ReadMode,
   type Ready,
   Role,
+  type SnapshotMeta,
   type SoftState,
 } from './types.js';
 
@@ -205,7 +206,17 @@ export class RawNode implements RawNodeApi {
   }
 
   compact(index: number): void {
-    this.raft.log.compact(index);
+    this.raft.compact(index);
+  }
+
+  /**
+   * The current compaction point as snapshot meta (index, term, membership as
+   * of that index): what the log store records as `persisted.snapshot` after
+   * truncating its log to match `compact`.
+   */
+  compactionPoint(): SnapshotMeta {
+    const log = this.raft.log;
+    return { index: log.snapIndex, term: log.snapTerm, confState: this.raft.confStateAt(log.snapIndex) };
   }
 
   status(): RaftStatus {

@@ -306,5 +306,11 @@ export interface RawNodeApi {
   reportSnapshot(to: NodeId, ok: boolean): void;
   /** Discards log entries up to `index` (which must be <= applied). */
   compact(index: number): void;
+  /**
+   * The compaction point {index, term, confState as of index}: what the log
+   * store keeps as `RaftPersistedState.snapshot` once it has truncated its
+   * entries up to `index` after `compact(index)`.
+   */
+  compactionPoint(): SnapshotMeta;
   status(): RaftStatus;
 }

@@ -111,6 +111,14 @@ export class Network {
     return this.get(nodeId).node;
   }
 
+  /** Compacts `nodeId`'s core and log store up to `index`, as a host would. */
+  compact(nodeId: NodeId, index: number): void {
+    const m = this.get(nodeId);
+    m.node.compact(index);
+    m.snapshot = m.node.compactionPoint();
+    m.entries = m.entries.filter((e) => e.index > m.snapshot!.index);
+  }
+
   /** Crash and restart `nodeId` from its durable state (unsent messages are lost). */
   restart(nodeId: NodeId): RawNode {
     const m = this.get(nodeId);

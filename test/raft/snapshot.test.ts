@@ -13,7 +13,7 @@ function lagAndCompact(net: Network): number {
   for (let i = 0; i < 10; i++) propose(net, 1, `v${i}`);
   net.stabilize();
   const applied = net.node(1).status().applied;
-  net.node(1).compact(applied - 2);
+  net.compact(1, applied - 2);
   return applied;
 }
 
