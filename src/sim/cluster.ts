@@ -8,7 +8,7 @@ import type { SeededRandom } from '../env/random.js';
 import type {
   ConfState, Message, NodeId, RaftLogger, RawNodeApi, RawNodeConfig, Ready, ReadMode,
 } from '../raft/types.js';
-import { EntryType, MessageType, Role } from '../raft/types.js';
+import { MessageType, Role } from '../raft/types.js';
 import type { ClientOp, SubmitOutcome } from './client.js';
 import { EventQueue } from './event-queue.js';
 import { InvariantChecker, violation } from './invariants.js';
@@ -474,17 +474,14 @@ export class SimCluster {
   compact(node: SimNode, keep: number): void {
     if (!node.alive) return;
     const raw = node.raw!;
-    const status = raw.status();
-    const index = Math.min(status.applied, node.storage.kv.applied, node.storage.lastIndex()) - keep;
+    const index = Math.min(raw.status().applied, node.storage.kv.applied, node.storage.lastIndex()) - keep;
     if (index <= node.storage.snapshotIndex()) return;
-    // The membership as of `index` is the current one (as of applied) unless a change lies in
-    // between; skipping compaction then keeps the stored ConfState exact.
-    for (let i = index + 1; i <= status.applied; i++) {
-      const entry = node.storage.entries[i - node.storage.snapshotIndex() - 1];
-      if (entry === undefined || entry.type === EntryType.ConfChange) return;
-    }
     raw.compact(index);
-    node.storage.compact(index, copyConf(status.confState));
+    // The core knows the membership as of `index`, even with a conf change applied after it.
+    const point = raw.compactionPoint();
+    violation(point.index === index && point.term === node.storage.termAt(index),
+      `compaction: node ${node.nodeId} compacted to ${index}/${node.storage.termAt(index)} but reports ${point.index}/${point.term}`);
+    node.storage.compact(point);
     node.log.compact(index);
     this.stats.compactions++;
     this.afterInput(node);

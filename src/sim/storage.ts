@@ -45,13 +45,13 @@ export class SimStorage {
     for (const entry of entries) this.entries.push(entry);
   }
 
-  /** Drops entries up to `index` (<= applied), remembering the compaction point. */
-  compact(index: number, confState: ConfState): void {
-    if (index <= this.snapshotIndex()) return;
-    const term = this.termAt(index);
-    if (term === undefined) throw new Error(`storage: compact to ${index} beyond last ${this.lastIndex()}`);
-    this.entries = this.entries.slice(index - this.snapshotIndex());
-    this.snapshot = { index, term, confState: copyConf(confState) };
+  /** Drops entries up to the compaction point (<= applied) and records the point. */
+  compact(point: SnapshotMeta): void {
+    if (point.index <= this.snapshotIndex()) return;
+    const term = this.termAt(point.index);
+    if (term !== point.term) throw new Error(`storage: compact to ${point.index}/${point.term} but the log has term ${term}`);
+    this.entries = this.entries.slice(point.index - this.snapshotIndex());
+    this.snapshot = { index: point.index, term: point.term, confState: copyConf(point.confState) };
   }
 
   /** What a restarting node hands to its new RawNode. */
