@@ -160,3 +160,28 @@ export function describeHistory(ops: readonly RegisterOp[], linesMax = 60): stri
   if (sorted.length > linesMax) lines.push(`  ... ${sorted.length - linesMax} more`);
   return lines.join('\n');
 }
+
+/**
+ * Narrows a violation down to its first bad read: with all writes kept, dropping reads keeps a
+ * history linearizable, so a binary search over the reads (by invocation) finds the first one
+ * that cannot be explained. Returns that read and the operations overlapping a window before it.
+ */
+export function explainViolation(ops: readonly RegisterOp[], windowMs = 300): { read: RegisterOp; nearby: RegisterOp[] } | null {
+  const writes = ops.filter((op) => op.kind === 'write');
+  const reads = ops.filter((op) => op.kind === 'read').sort((a, b) => a.invokeMs - b.invokeMs);
+  const bad = (k: number): boolean => checkKey([...writes, ...reads.slice(0, k)], 200_000) === 'violation';
+  if (!bad(reads.length)) return null;
+  let lo = 0;
+  let hi = reads.length;
+  // Invariant: bad(hi) and !bad(lo) (no reads at all is not a violation unless writes alone are).
+  if (bad(0)) return null;
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >> 1;
+    if (bad(mid)) hi = mid;
+    else lo = mid;
+  }
+  const read = reads[hi - 1];
+  const from = read.invokeMs - windowMs;
+  const nearby = ops.filter((op) => op.completeMs >= from && op.invokeMs <= read.completeMs);
+  return { read, nearby };
+}

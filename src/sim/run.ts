@@ -10,7 +10,7 @@ import { ConfChangeType, Role } from '../raft/types.js';
 import { SimClient, type ClientConfig, type ClientOp } from './client.js';
 import { SimCluster, type SimNode } from './cluster.js';
 import { SimViolation } from './invariants.js';
-import { checkLinearizable, describeHistory, type RegisterOp } from './linearizability.js';
+import { checkLinearizable, describeHistory, explainViolation, type RegisterOp } from './linearizability.js';
 
 export interface SimOptions {
   seed: number;
@@ -178,7 +178,7 @@ export function runSimulation(options: SimOptions): SimResult {
   } catch (error) {
     if (!(error instanceof Error)) throw error;
     const kind = error instanceof SimViolation ? 'violation' : 'error';
-    failure = `${kind} at event ${cluster.stats.events} (t=${cluster.nowMs.toFixed(2)}ms, ${phase}): ${error.message}`;
+    failure = `${kind} (seed ${options.seed}) at event ${cluster.stats.events} (t=${cluster.nowMs.toFixed(2)}ms, ${phase}): ${error.message}`;
     if (!(error instanceof SimViolation) && error.stack) failure += '\n' + error.stack;
   }
 
@@ -186,7 +186,11 @@ export function runSimulation(options: SimOptions): SimResult {
   if (failure === null) {
     const verdict = checkLinearizable(history);
     if (verdict.kind === 'violation') {
-      failure = `not linearizable: key ${verdict.key}\n${describeHistory(verdict.ops.filter((op) => op.key === verdict.key))}`;
+      const explained = explainViolation(verdict.ops);
+      failure = explained === null
+        ? `not linearizable: key ${verdict.key}\n${describeHistory(verdict.ops)}`
+        : `not linearizable: key ${verdict.key}: read ${explained.read.label} returned`
+          + ` ${explained.read.value ?? '(nil)'}; operations on ${verdict.key} around it:\n${describeHistory(explained.nearby)}`;
     } else if (verdict.kind === 'unknown') {
       failure = `linearizability unknown for key ${verdict.key}: ${verdict.reason}`;
     }

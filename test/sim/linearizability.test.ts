@@ -3,7 +3,7 @@
 // hand-made histories whose verdict is known.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { checkKey, checkLinearizable, type RegisterOp } from '../../src/sim/linearizability.js';
+import { checkKey, checkLinearizable, explainViolation, type RegisterOp } from '../../src/sim/linearizability.js';
 
 const W = (value: string, invokeMs: number, completeMs: number, key = 'k'): RegisterOp =>
   ({ key, kind: 'write', value, invokeMs, completeMs });
@@ -74,4 +74,11 @@ test('a search bound yields unknown, not a hang', () => {
   for (let i = 0; i < 30; i++) ops.push(W(`v${i}`, 0, 100));
   ops.push(R('nope', 1, 2));
   assert.equal(checkKey(ops, 1000), 'unknown');
+});
+
+test('a violation is narrowed down to its first bad read', () => {
+  const ops = [W('a', 0, 1), R('a', 2, 3), W('b', 4, 5), R('b', 6, 7), R('a', 8, 9), R('b', 10, 11)];
+  const explained = explainViolation(ops);
+  assert.ok(explained !== null);
+  assert.equal(explained.read.invokeMs, 8);
 });
