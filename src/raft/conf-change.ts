@@ -71,3 +71,8 @@ export function applyConfChange(cs: ConfState, cc: ConfChange): { ok: true; conf
 function sorted(ids: NodeId[]): NodeId[] {
   return ids.sort((a, b) => a - b);
 }
+
+/** A copy of a membership (ConfStates handed out are never shared with the core). */
+export function copyConf(cs: ConfState): ConfState {
+  return { voters: cs.voters.slice(), learners: cs.learners.slice() };
+}

@@ -1,8 +1,9 @@
-import { applyConfChange, decodeConfChange } from './conf-change.js';
+import { afterPoll, campaign, handleVote, poll } from './election.js';
 import { RaftLog, assert } from './log.js';
-import { EMPTY_BYTES, TRANSFER_CONTEXT, newMessage } from './message.js';
+import { EMPTY_BYTES, newMessage } from './message.js';
+import { copyConf } from './conf-change.js';
+import { applyConfEntry } from './membership.js';
 import { Progress } from './progress.js';
-import { voteResult } from './quorum.js';
 import { ReadOnly } from './read-only.js';
 import { bcastAppend, bcastHeartbeat, maybeCommit, stepLeader } from './step-leader.js';
 import { stepCandidate, stepFollower } from './step-follower.js';
@@ -76,6 +77,8 @@ export class Raft {
   tickCount = 0;
   /** The leader's lease holds while tickCount < leaseUntil. */
   leaseUntil = 0;
+  /** Votes are refused (as within a lease) until tickCount reaches this; nonzero only after a restart. */
+  restartGuardTicks = 0;
   /** Set once a TimeoutNow was sent this term: voters may now ignore their lease, so ours is void. */
   leaseBlocked = false;
   leadTransferee: NodeId = NONE;
@@ -122,11 +125,12 @@ export class Raft {
     // conf changes the state machine has already applied.
     for (let i = this.log.firstIndex(); i <= this.log.applied; i++) {
       const e = this.log.entry(i);
-      if (e.type === EntryType.ConfChange) this.applyConfEntry(e, false);
+      if (e.type === EntryType.ConfChange) applyConfEntry(this, e, false);
     }
     this.confIndex = this.log.applied;
     this.confChanged = false;
     this.becomeFollower(this.term, NONE);
+    if (hs.term > 0) this.restartGuardTicks = this.electionTicks;
   }
 
   // ---- helpers -----------------------------------------------------------
@@ -167,7 +171,12 @@ export class Raft {
 
   /** checkQuorum is on, a leader is known, and we heard from it within the minimum election timeout. */
   inLease(): boolean {
-    return this.checkQuorum && this.lead !== NONE && this.electionElapsed < this.electionTicks;
+    if (!this.checkQuorum) return false;
+    // After a restart we cannot know whether we acked a leader's heartbeat just
+    // before crashing, and that leader may count us in its lease: stay loyal
+    // to whoever that was for one minimum election timeout.
+    if (this.tickCount < this.restartGuardTicks) return true;
+    return this.lead !== NONE && this.electionElapsed < this.electionTicks;
   }
 
   private resetRandomizedElectionTimeout(): void {
@@ -257,58 +266,6 @@ export class Raft {
 
   // ---- elections ---------------------------------------------------------
 
-  campaign(kind: 'pre' | 'election' | 'transfer'): void {
-    if (!this.promotable()) {
-      this.logger.debug(this.fields(), 'not a voter: cannot campaign');
-      return;
-    }
-    if (this.role === Role.Leader) return;
-    let type: MessageType;
-    let term: number;
-    if (kind === 'pre') {
-      this.becomePreCandidate();
-      type = MessageType.PreVote;
-      term = this.term + 1;
-      // A pre-vote promises nothing, so our own counts at once.
-      if (this.poll(this.id, true) === 'won') {
-        this.campaign('election');
-        return;
-      }
-    } else {
-      this.becomeCandidate();
-      type = MessageType.Vote;
-      term = this.term;
-    }
-    this.logger.info(this.fields({ kind, lastIndex: this.log.lastIndex(), lastTerm: this.log.lastTerm() }), 'starting election');
-    for (const id of this.conf.voters) {
-      if (id === this.id) continue;
-      this.send(newMessage(type, id, {
-        term,
-        index: this.log.lastIndex(),
-        logTerm: this.log.lastTerm(),
-        context: kind === 'transfer' ? TRANSFER_CONTEXT : EMPTY_BYTES,
-      }));
-    }
-  }
-
-  poll(id: NodeId, granted: boolean): 'won' | 'lost' | 'pending' {
-    if (!this.votes.has(id)) this.votes.set(id, granted);
-    return voteResult(this.conf.voters, this.votes);
-  }
-
-  /** Handles the outcome of a (pre-)vote tally. */
-  afterPoll(result: 'won' | 'lost' | 'pending'): void {
-    if (result === 'won') {
-      if (this.role === Role.PreCandidate) this.campaign('election');
-      else {
-        this.becomeLeader();
-        bcastAppend(this);
-      }
-    } else if (result === 'lost') {
-      this.becomeFollower(this.term, NONE);
-    }
-  }
-
   // ---- input -------------------------------------------------------------
 
   tick(): void {
@@ -321,7 +278,7 @@ export class Raft {
     this.electionElapsed++;
     if (this.promotable() && this.electionElapsed >= this.randomizedElectionTimeout) {
       this.electionElapsed = 0;
-      this.campaign(this.preVote ? 'pre' : 'election');
+      campaign(this, this.preVote ? 'pre' : 'election');
     }
   }
 
@@ -391,7 +348,7 @@ export class Raft {
     }
 
     if (m.type === MessageType.Vote || m.type === MessageType.PreVote) {
-      this.handleVote(m);
+      handleVote(this, m);
       return;
     }
     switch (this.role) {
@@ -407,32 +364,12 @@ export class Raft {
     }
   }
 
-  private handleVote(m: Message): void {
-    const pre = m.type === MessageType.PreVote;
-    const canVote = this.vote === m.from || (this.vote === NONE && this.lead === NONE) || (pre && m.term > this.term);
-    const respType = pre ? MessageType.PreVoteResp : MessageType.VoteResp;
-    if (canVote && this.log.isUpToDate(m.index, m.logTerm)) {
-      this.logger.info(this.fields({ candidate: m.from, pre, candidateTerm: m.term }), 'granting vote');
-      if (pre) {
-        this.send(newMessage(respType, m.from, { term: m.term }));
-      } else {
-        this.electionElapsed = 0;
-        this.vote = m.from;
-        // Persist before you speak: the grant leaves once the vote is durable.
-        this.sendAfterPersist(newMessage(respType, m.from, { term: m.term }));
-      }
-    } else {
-      this.logger.debug(this.fields({ candidate: m.from, pre, candidateTerm: m.term }), 'rejecting vote');
-      this.send(newMessage(respType, m.from, { term: this.term, reject: true }));
-    }
-  }
-
   // ---- persistence and apply feedback (from RawNode.advance) -------------------
 
   /** The hard state (term, vote) of a Ready is durable. */
   onHardStatePersisted(term: number, vote: NodeId): void {
     if (this.role === Role.Candidate && term === this.term && vote === this.id) {
-      this.afterPoll(this.poll(this.id, true));
+      afterPoll(this, poll(this, this.id, true));
     }
   }
 
@@ -445,91 +382,11 @@ export class Raft {
     }
   }
 
-  /** The host applied `entries` (a Ready's committed entries); conf changes take effect now. */
-  onApplied(entries: Entry[]): void {
-    for (const e of entries) {
-      if (e.index > this.log.applied) this.log.applied = e.index;
-      if (e.type === EntryType.ConfChange && e.index > this.confIndex) {
-        this.applyConfEntry(e, true);
-        this.confIndex = e.index;
-      }
-    }
-  }
-
-  private applyConfEntry(e: Entry, live: boolean): void {
-    let cc;
-    try {
-      cc = decodeConfChange(e.data);
-    } catch (err) {
-      this.logger.warn(this.fields({ index: e.index, err: String(err) }), 'ignoring undecodable conf change entry');
-      return;
-    }
-    const res = applyConfChange(this.conf, cc);
-    if (!res.ok) {
-      this.logger.info(this.fields({ index: e.index, type: cc.type, changed: cc.nodeId, reason: res.reason }), 'conf change has no effect');
-      return;
-    }
-    this.conf = res.confState;
-    this.confChanged = true;
-    this.confHistory.push({ index: e.index, confState: copyConf(this.conf) });
-    if (!live) return;
-    this.logger.info(this.fields({ index: e.index, voters: this.conf.voters, learners: this.conf.learners }), 'applied conf change');
-    if (this.role !== Role.Leader) return;
-    if (!this.conf.voters.includes(this.id)) {
-      this.logger.info(this.fields(), 'leader removed from the group: stepping down');
-      this.becomeFollower(this.term, NONE);
-      return;
-    }
-    // Bring progress in line with the new membership.
-    for (const id of [...this.prs.keys()]) {
-      if (!this.conf.voters.includes(id) && !this.conf.learners.includes(id)) this.prs.delete(id);
-    }
-    for (const id of [...this.conf.voters, ...this.conf.learners]) {
-      const learner = this.conf.learners.includes(id);
-      const pr = this.prs.get(id);
-      if (pr === undefined) this.prs.set(id, this.newProgress(this.log.lastIndex() + 1, learner));
-      else pr.learner = learner;
-    }
-    if (this.leadTransferee !== NONE && !this.conf.voters.includes(this.leadTransferee)) this.leadTransferee = NONE;
-    // A smaller quorum may commit more now.
-    if (maybeCommit(this)) bcastAppend(this);
-  }
-
-  /** A follower accepted a snapshot from the leader: the log restarts at its index. */
-  restoreSnapshot(s: Snapshot): void {
-    this.log.restore(s.meta.index, s.meta.term);
-    this.pendingSnapshot = s;
-    this.conf = copyConf(s.meta.confState);
-    this.confIndex = s.meta.index;
-    this.confChanged = true;
-    this.confHistory = [{ index: s.meta.index, confState: copyConf(this.conf) }];
-    this.logger.info(this.fields({ index: s.meta.index, snapTerm: s.meta.term, voters: this.conf.voters }), 'restored snapshot');
-  }
-
-  /** Discards the log up to `index` (<= applied) and the membership history before it. */
-  compact(index: number): void {
-    this.log.compact(index);
-    const h = this.confHistory;
-    let keep = 0;
-    for (let i = 0; i < h.length; i++) if (h[i].index <= this.log.snapIndex) keep = i;
-    this.confHistory = h.slice(keep);
-  }
-
-  /** Membership as of `index` (between the compaction point and applied). */
-  confStateAt(index: number): ConfState {
-    let cs = this.confHistory[0].confState;
-    for (const h of this.confHistory) if (h.index <= index) cs = h.confState;
-    return copyConf(cs);
-  }
-
   addReadState(rs: ReadState): void {
     this.readStates.push(rs);
   }
 }
 
-export function copyConf(cs: ConfState): ConfState {
-  return { voters: cs.voters.slice(), learners: cs.learners.slice() };
-}
 
 function uniq(ids: readonly NodeId[]): NodeId[] {
   return [...new Set(ids)].sort((a, b) => a - b);

@@ -1,7 +1,9 @@
-import { applyConfChange, encodeConfChange } from './conf-change.js';
+import { applyConfChange, copyConf, encodeConfChange } from './conf-change.js';
+import { campaign } from './election.js';
 import { assert } from './log.js';
+import { compactLog, confStateAt, onApplied } from './membership.js';
 import { newMessage } from './message.js';
-import { Raft, copyConf } from './raft.js';
+import { Raft } from './raft.js';
 import { bcastAppend, registerRead, transferLeadership } from './step-leader.js';
 import {
   type ConfChange,
@@ -87,7 +89,7 @@ export class RawNode implements RawNodeApi {
   campaign(): void {
     const r = this.raft;
     if (r.role === Role.Leader) return;
-    r.campaign(r.preVote ? 'pre' : 'election');
+    campaign(r, r.preVote ? 'pre' : 'election');
   }
 
   transferLeader(to: NodeId): void {
@@ -185,7 +187,7 @@ export class RawNode implements RawNodeApi {
       r.log.stableTo(last.index, last.term);
     }
     if (ready.hardState !== null) r.onHardStatePersisted(ready.hardState.term, ready.hardState.vote);
-    r.onApplied(ready.committedEntries);
+    onApplied(r, ready.committedEntries);
     r.onEntriesPersisted();
   }
 
@@ -206,7 +208,7 @@ export class RawNode implements RawNodeApi {
   }
 
   compact(index: number): void {
-    this.raft.compact(index);
+    compactLog(this.raft, index);
   }
 
   /**
@@ -216,7 +218,7 @@ export class RawNode implements RawNodeApi {
    */
   compactionPoint(): SnapshotMeta {
     const log = this.raft.log;
-    return { index: log.snapIndex, term: log.snapTerm, confState: this.raft.confStateAt(log.snapIndex) };
+    return { index: log.snapIndex, term: log.snapTerm, confState: confStateAt(this.raft, log.snapIndex) };
   }
 
   status(): RaftStatus {

@@ -1,3 +1,5 @@
+import { afterPoll, campaign, poll } from './election.js';
+import { restoreSnapshot } from './membership.js';
 import { newMessage } from './message.js';
 import type { Raft } from './raft.js';
 import { type Message, MessageType, Role } from './types.js';
@@ -22,7 +24,7 @@ export function stepFollower(r: Raft, m: Message): void {
       return;
     case MessageType.TimeoutNow:
       r.logger.info(r.fields({ from: m.from }), 'received TimeoutNow: campaigning for leadership transfer');
-      r.campaign('transfer');
+      campaign(r, 'transfer');
       return;
     case MessageType.ReadIndexResp:
       r.addReadState({ index: m.index, context: m.context });
@@ -47,7 +49,7 @@ export function stepCandidate(r: Raft, m: Message): void {
       stepFollower(r, m);
       return;
     case respType:
-      r.afterPoll(r.poll(m.from, !m.reject));
+      afterPoll(r, poll(r, m.from, !m.reject));
       return;
     default:
       r.logger.debug(r.fields({ type: m.type, from: m.from }), 'candidate ignoring message');
@@ -93,6 +95,6 @@ function handleSnapshot(r: Raft, m: Message): void {
     r.sendAfterPersist(newMessage(MessageType.AppResp, m.from, { index: r.log.committed }));
     return;
   }
-  r.restoreSnapshot(s);
+  restoreSnapshot(r, s);
   r.sendAfterPersist(newMessage(MessageType.AppResp, m.from, { index: r.log.lastIndex() }));
 }

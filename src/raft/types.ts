@@ -159,6 +159,14 @@ export interface ReadState {
  * 5. call `advance(ready.number)`.
  * The host may call `step`, `tick`, `propose` and `readIndex` between
  * `ready()` and `advance()`; what they produce goes into the next Ready.
+ * `hasReady()` is false while a Ready is outstanding (not yet advanced).
+ *
+ * Snapshots (see docs/raft-core.md): a `Snap` message in `messages` has empty
+ * `snapshot.data`; fill it with the state-machine image at
+ * `snapshot.meta.index` (= your applied index right now, before applying this
+ * Ready's committed entries). A non-null `snapshot` in the Ready is one this
+ * follower must install: it replaces the whole log (drop every stored entry,
+ * then store `entries`) and the state machine (applied = meta.index).
  */
 export interface Ready {
   /** Sequence number of this Ready, passed back to `advance`. */

@@ -114,3 +114,19 @@ test('a learner never campaigns', () => {
   for (let i = 0; i < 40; i++) { net.node(3).tick(); net.stabilize(); }
   assert.equal(net.sent.filter((m) => m.from === 3 && (m.type === MessageType.PreVote || m.type === MessageType.Vote)).length, 0);
 });
+
+test('a restarted node refuses votes for one election timeout, as if within a lease', () => {
+  const net = new Network([1, 2, 3], { preVote: false });
+  net.elect(1);
+  net.restart(2);
+  net.isolate(1);
+  for (let i = 0; i < 15; i++) net.node(3).tick(); // 3 forgets its leader
+  net.stabilize();
+  net.node(3).campaign();
+  net.stabilize();
+  assert.notEqual(net.node(3).status().role, Role.Leader, '2 may have acked 1 just before crashing');
+  for (let i = 0; i < 10; i++) net.node(2).tick();
+  net.node(3).campaign();
+  net.stabilize();
+  assert.equal(net.node(3).status().role, Role.Leader);
+});

@@ -45,7 +45,7 @@ test('the leader counts itself only once its entries are persisted', () => {
 });
 
 test('consistency check rejects a mismatch and fast backtracking skips whole terms (§5.3)', () => {
-  const net = new Network([1, 2, 3], { preVote: false });
+  const net = new Network([1, 2, 3], { preVote: false, checkQuorum: false });
   const common = [1, 2, 3, 4, 5].map((i) => ent(i, 1));
   const leaderLog = [...common, ...range(6, 60).map((i) => ent(i, 3))];
   const staleLog = [...common, ...range(6, 100).map((i) => ent(i, 2))];
@@ -62,7 +62,7 @@ test('consistency check rejects a mismatch and fast backtracking skips whole ter
 });
 
 test('follower truncates a conflicting uncommitted tail and keeps its committed prefix (§5.3)', () => {
-  const net = new Network([1, 2, 3], { preVote: false });
+  const net = new Network([1, 2, 3], { preVote: false, checkQuorum: false });
   load(net, 1, [ent(1, 1), ent(2, 1), ent(3, 3)], { term: 3, vote: 1, commit: 2 });
   load(net, 2, [ent(1, 1), ent(2, 1), ent(3, 2), ent(4, 2)], { term: 3, vote: 1, commit: 2 });
   load(net, 3, [ent(1, 1), ent(2, 1), ent(3, 3)], { term: 3, vote: 1, commit: 2 });
@@ -73,7 +73,7 @@ test('follower truncates a conflicting uncommitted tail and keeps its committed 
 });
 
 test('leader never overwrites its own log (§5.3)', () => {
-  const net = new Network([1, 2, 3], { preVote: false });
+  const net = new Network([1, 2, 3], { preVote: false, checkQuorum: false });
   load(net, 1, [ent(1, 1), ent(2, 1), ent(3, 1)], { term: 2, vote: 0, commit: 1 });
   load(net, 2, [ent(1, 1), ent(2, 2)], { term: 2, vote: 0, commit: 1 });
   load(net, 3, [ent(1, 1)], { term: 2, vote: 0, commit: 1 });
@@ -124,7 +124,7 @@ test('no commit of a prior-term entry by counting replicas (§5.4.2, Figure 8)',
 });
 
 test('once an own-term entry commits, earlier entries commit with it (§5.4.2)', () => {
-  const net = new Network([1, 2, 3, 4, 5], { preVote: false, maxSizePerMsg: 1 });
+  const net = new Network([1, 2, 3, 4, 5], { preVote: false, checkQuorum: false, maxSizePerMsg: 1 });
   load(net, 1, [ent(1, 1), ent(2, 2)], { term: 3, vote: 0, commit: 1 });
   load(net, 2, [ent(1, 1), ent(2, 2)], { term: 3, vote: 0, commit: 1 });
   for (const id of [3, 4, 5]) load(net, id, [ent(1, 1)], { term: 3, vote: 0, commit: 1 });
