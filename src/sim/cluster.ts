@@ -472,7 +472,9 @@ export class SimCluster {
 
   /** Compacts a node's log up to its applied index (keeping `keep` entries), in the core and on disk. */
   compact(node: SimNode, keep: number): void {
-    if (!node.alive) return;
+    // Between Ready cycles only, as a host would: a Ready in flight may carry a snapshot the
+    // core has already installed while storage has not.
+    if (!node.alive || node.readyInFlight) return;
     const raw = node.raw!;
     const index = Math.min(raw.status().applied, node.storage.kv.applied, node.storage.lastIndex()) - keep;
     if (index <= node.storage.snapshotIndex()) return;
