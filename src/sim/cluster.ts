@@ -159,8 +159,10 @@ export class SimCluster {
     const config: RawNodeConfig = {
       nodeId: node.nodeId,
       groupId: 1,
-      // Every start, first or not, passes the bootstrap membership (types.ts, RawNodeConfig.voters).
-      voters: this.bootstrapVoters.slice(),
+      // Every start, first or not, passes the same lists (types.ts, RawNodeConfig.voters): the
+      // bootstrap membership for founders, none for a node joining later, which learns the
+      // membership from the snapshot the leader sends it (docs/raft-core.md).
+      voters: this.bootstrapVoters.includes(node.nodeId) ? this.bootstrapVoters.slice() : [],
       learners: [],
       electionTicks: this.config.electionTicks,
       heartbeatTicks: this.config.heartbeatTicks,
