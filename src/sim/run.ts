@@ -99,8 +99,10 @@ export function runSimulation(options: SimOptions): SimResult {
     heartbeatTicks: HEARTBEAT_TICKS,
     leaseDriftTicks,
     netDelayMsMin: 0.5,
-    netDelayMsMax: 8,
-    persistDelayMsMax: 3,
+    // Fast or slow networks and disks, by seed: slow ones widen the windows between a Ready
+    // being taken, persisted and acknowledged, where interleavings hide.
+    netDelayMsMax: setup.pick([3, 8, 8, 25]),
+    persistDelayMsMax: setup.pick([1, 3, 3, 15]),
     maxSizePerMsg: setup.pick([40, 200, 1024, 1 << 20]),
     maxInflightMsgs: setup.pick([1, 4, 16, 256]),
     createRawNode: options.createRawNode,
