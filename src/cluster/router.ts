@@ -56,7 +56,12 @@ export class Router {
     for (;;) {
       const leader = this.host.leaderOf(groupId);
       if (this.host.isLeader(groupId)) {
-        const outcome = await this.runLocal(groupId, cmd, args);
+        const outcome = await this.withDeadline(this.runLocal(groupId, cmd, args), deadline);
+        if (outcome === null) {
+          // Proposed or waiting for a read index, but no quorum answered in time. A
+          // write may still commit later: the client must treat this as unknown.
+          return errClusterDown();
+        }
         if (outcome.kind === 'ok') return outcome.value;
         if (outcome.kind === 'stopped' || outcome.kind === 'noGroup') return errClusterDownReason('The node is shutting down');
         // notLeader / lost / dropped: leadership moved under us; retry below.
@@ -128,6 +133,22 @@ export class Router {
     if (reply.kind === 'raw') return Buffer.concat([Buffer.from([0]), reply.bytes]);
     if (reply.kind === 'error' && reply.message.startsWith('CLUSTERDOWN')) return Buffer.from([1]);
     return Buffer.concat([Buffer.from([0]), encodeReply(reply, proto)]);
+  }
+
+  /** `work`'s result, or null if the deadline passes first (the work itself goes on). */
+  private withDeadline<T>(work: Promise<T>, deadline: number): Promise<T | null> {
+    const remaining = deadline - this.env.clock.monotonicMs();
+    if (remaining <= 0) return Promise.resolve(null);
+    return new Promise((resolve, reject) => {
+      const timer = this.env.timers.after(remaining, () => resolve(null));
+      work.then((v) => {
+        timer.cancel();
+        resolve(v);
+      }, (err: unknown) => {
+        timer.cancel();
+        reject(err);
+      });
+    });
   }
 
   private sleep(ms: number): Promise<void> {
