@@ -181,8 +181,8 @@ function hello(ctx: ClientContext, args: Buffer[], info: ServerInfo): Reply {
 }
 
 function clientLine(c: ClientContext, now: number): string {
-  return `id=${c.id} addr=${c.addr} laddr=${c.laddr} fd=0 name=${c.name ?? ''} age=0 idle=0 flags=N db=${c.db} ` +
-    `sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 ` +
+  return `id=${c.id} addr=${c.addr} laddr=${c.laddr} fd=0 name=${c.name ?? ''} age=0 idle=0 flags=${c.flags.has('multi') ? 'x' : 'N'} db=${c.db} ` +
+    `sub=0 psub=0 ssub=0 multi=${(c.state.get('multi') as { queued: unknown[] } | undefined)?.queued.length ?? -1} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 ` +
     `tot-mem=0 events=r cmd=client|list user=default redir=-1 resp=${c.protocol}` + (now < 0 ? '' : '');
 }
 
