@@ -7,6 +7,16 @@ import type { KeyedCommand } from '../commands/spec.js';
 import { encodeOp, decodeOp } from '../commands/op-codec.js';
 import type { ReadContext } from '../commands/keyspace.js';
 import type { Placement } from './placement.js';
+import { TransportError } from '../transport/transport.js';
+
+/**
+ * Returned by a forwarded request's server when it did not run the command
+ * (it does not lead the group): the sender may safely try again.
+ */
+const NOT_SERVED_HERE: Reply = { kind: 'error', message: 'CLUSTERDOWN The cluster is down' };
+
+/** Transport failures after which the request surely never reached the other node. */
+const NEVER_SENT = new Set(['unreachable', 'unknownPeer', 'closed']);
 
 /** What the router needs of the peer transport: an RPC to another node. */
 export interface ForwardChannel {
@@ -71,12 +81,12 @@ export class Router {
           const addr = this.placement.address(leader);
           if (addr) return errMoved(slot, addr.host, addr.port);
         } else {
-          const r = await this.forward(leader, groupId, args, proto, deadline);
+          const r = await this.forward(leader, groupId, cmd, args, proto, deadline);
           if (r !== null) return r;
         }
       } else if (forwarded && leader !== 0 && leader !== this.opts.nodeId) {
-        // Leadership moved while the request was in flight; the sender will retry.
-        return errClusterDownReason('The cluster is down');
+        // Leadership moved before this node proposed anything; the sender will retry.
+        return NOT_SERVED_HERE;
       }
       if (this.env.clock.monotonicMs() >= deadline) return errClusterDown();
       await this.sleep(this.opts.retryMs);
@@ -94,7 +104,13 @@ export class Router {
     return { kind: 'ok', value: await cmd.read(this.readView(groupId, this.env.clock.nowMs()), args) };
   }
 
-  private async forward(to: NodeId, groupId: GroupId, args: Buffer[], proto: ProtocolVersion, deadline: number): Promise<RawReply | null> {
+  /**
+   * Sends the command to the leader's node. Null means it surely did not run
+   * there (retry); a write whose request may have arrived is never resent, as
+   * it may have been applied: the client gets an error and must treat the
+   * outcome as unknown.
+   */
+  private async forward(to: NodeId, groupId: GroupId, cmd: KeyedCommand, args: Buffer[], proto: ProtocolVersion, deadline: number): Promise<Reply | null> {
     const op = encodeOp(args);
     const payload = Buffer.allocUnsafe(6 + op.length);
     payload[0] = FORWARD_COMMAND;
@@ -106,9 +122,10 @@ export class Router {
       const res = await this.channel.request(to, payload, timeoutMs);
       const buf = Buffer.from(res.buffer, res.byteOffset, res.byteLength);
       if (buf[0] === 0) return { kind: 'raw', bytes: buf.subarray(1) };
-      return null; // the other node could not serve it (not leader any more): retry
-    } catch {
-      return null;
+      return null; // the other node did not run it (not leader any more): retry
+    } catch (err) {
+      if (cmd.kind === 'read' || (err instanceof TransportError && NEVER_SENT.has(err.code))) return null;
+      return errClusterDown();
     }
   }
 
@@ -131,7 +148,7 @@ export class Router {
     if (!this.host.isLeader(groupId)) return Buffer.from([1]);
     const reply = await this.route(groupId, found.slot, found.cmd, args, proto, true);
     if (reply.kind === 'raw') return Buffer.concat([Buffer.from([0]), reply.bytes]);
-    if (reply.kind === 'error' && reply.message.startsWith('CLUSTERDOWN')) return Buffer.from([1]);
+    if (reply === NOT_SERVED_HERE) return Buffer.from([1]);
     return Buffer.concat([Buffer.from([0]), encodeReply(reply, proto)]);
   }
 
