@@ -19,6 +19,9 @@ import { KEY_COMMANDS } from './commands/keys.js';
 import type { KeyedCommand } from './commands/spec.js';
 import { array, bulk } from './resp/encoder.js';
 import { infoSections } from './node-info.js';
+import { Topology, GOSSIP_REQUEST } from './cluster/topology.js';
+import { LeaderBalancer } from './cluster/balancer.js';
+import { ClusterCommands } from './cluster/cluster-commands.js';
 
 export const VERSION = '7.0.15';
 
@@ -86,16 +89,28 @@ export async function createNode(env: Env, config: NodeConfig): Promise<Node> {
     host.addGroup({ groupId: g.groupId, voters: g.replicas, persisted });
   }
 
+  const topology = new Topology(env, {
+    nodeId: config.nodeId,
+    gossipMs: config.gossipMs,
+    failAfterMs: Math.max(1000, config.gossipMs * 5, config.electionTicks * config.tickMs * 2),
+  }, host, placement, transport);
+  const balancer = new LeaderBalancer(env, { nodeId: config.nodeId, intervalMs: config.balanceMs }, host, topology);
+  const clusterCommands = new ClusterCommands({
+    clusterId: config.clusterId, nodeId: config.nodeId, host, placement, topology, balancer, store: smStore,
+    nowMs: () => env.clock.nowMs(),
+  });
+
   const router = new Router(env, {
     nodeId: config.nodeId,
     redirect: config.redirect,
     requestTimeoutMs: config.requestTimeoutMs,
     retryMs: config.tickMs,
+    leaderOf: (groupId) => topology.leaderOf(groupId),
   }, host, placement, transport, (groupId, nowMs) => ({ ks: sm.reader(groupId), nowMs }));
 
   const startedAtMs = env.clock.nowMs();
   let server: RespServer | null = null;
-  const registry = buildRegistry(commands, SERVER_COMMANDS);
+  const registry = buildRegistry(commands, new Map([...SERVER_COMMANDS, ...clusterCommands.commands()]));
   const info: ServerInfo = {
     version: VERSION,
     nodeId: config.nodeId,
@@ -103,7 +118,7 @@ export async function createNode(env: Env, config: NodeConfig): Promise<Node> {
     startedAtMs,
     nowMs: () => env.clock.nowMs(),
     clients: () => server?.clients() ?? [],
-    sections: () => infoSections({ config, host, placement, sm }),
+    sections: () => [...infoSections({ config, host, placement, sm }), ['cluster', [['cluster_enabled', 1]]]],
     stats: { commandsProcessed: 0, connectionsReceived: 0 },
     dbSize: async () => {
       let total = 0;
@@ -122,7 +137,9 @@ export async function createNode(env: Env, config: NodeConfig): Promise<Node> {
     commandGetKeys: (args) => getKeysReply(registry, args),
   };
   const dispatcher = new Dispatcher(registry, info, router, placement);
-  transport.onRequest((_from, payload) => router.serveForwarded(payload, dispatcher.lookupForwarded));
+  transport.onRequest(async (_from, payload) => payload[0] === GOSSIP_REQUEST
+    ? topology.serve(payload)
+    : router.serveForwarded(payload, dispatcher.lookupForwarded));
 
   server = createRespServer({
     handler: dispatcher.handle,
@@ -142,6 +159,8 @@ export async function createNode(env: Env, config: NodeConfig): Promise<Node> {
     async start() {
       await transport.listen();
       host.start();
+      topology.start();
+      balancer.start();
       await server!.listen();
       boundPort = server!.address().port;
       log.info({ port: boundPort, peerPort: config.peerPort, groups: localGroups.length, dataDir: config.dataDir }, 'raftis node ready');
@@ -149,6 +168,8 @@ export async function createNode(env: Env, config: NodeConfig): Promise<Node> {
     async stop() {
       // Stop accepting, let in-flight requests finish, then close storage.
       await server!.close();
+      balancer.stop();
+      topology.stop();
       await host.stop();
       await transport.close();
       await logStore.close();

@@ -6,6 +6,7 @@ import { COMMAND_DOCS, SUBCOMMAND_SPECS } from './docs.js';
 import { keySlot } from '../cluster/slot.js';
 import type { Placement } from '../cluster/placement.js';
 import type { Router } from '../cluster/router.js';
+import { readPolicyOf } from '../cluster/read-policy.js';
 import type { GroupId } from '../raft/types.js';
 import type { KeyedCommand } from './spec.js';
 import type { ServerCommand, ServerInfo } from './server.js';
@@ -63,6 +64,8 @@ export class Dispatcher {
 
   handle = (ctx: ClientContext, args: Buffer[]): Reply | Promise<Reply> => {
     this.info.stats.commandsProcessed++;
+    // ASKING covers only the command after it (raftis never answers -ASK, so it changes nothing else).
+    ctx.flags.delete('asking');
     const r = this.registry.resolve(args);
     if (!r.ok) return r.reply;
     const h = r.command.handler;
@@ -84,9 +87,10 @@ export class Dispatcher {
     const slots = positions.map((p) => keySlot(args[p]));
     const first = slots[0];
     if (slots.every((s) => s === first)) {
-      return this.router.route(this.placement.groupOfSlot(first), first, cmd, args, ctx.protocol);
+      return this.router.route(this.placement.groupOfSlot(first), first, cmd, args, ctx.protocol, false, readPolicyOf(ctx));
     }
-    if (cmd.combine !== 'sum' || positions.some((p, i) => p !== i + 1)) return errCrossSlot();
+    // With -MOVED on, clients follow Redis Cluster's rule: every key in one slot.
+    if (this.router.redirectsMoved || cmd.combine !== 'sum' || positions.some((p, i) => p !== i + 1)) return errCrossSlot();
     // Split `NAME k1 k2 ...` into one command per group and add the integer replies.
     const byGroup = new Map<GroupId, { slot: number; keys: Buffer[] }>();
     positions.forEach((p, i) => {
@@ -96,7 +100,7 @@ export class Dispatcher {
       part.keys.push(args[p]);
     });
     const parts = [...byGroup].map(([g, part]) =>
-      this.router.route(g, part.slot, cmd, [args[0], ...part.keys], ctx.protocol));
+      this.router.route(g, part.slot, cmd, [args[0], ...part.keys], ctx.protocol, false, readPolicyOf(ctx)));
     return Promise.all(parts).then((replies) => {
       let sum = 0;
       for (const r of replies) {

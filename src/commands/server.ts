@@ -6,6 +6,7 @@ import {
   errDbIndexOutOfRange, errGeneric, errNoProto, errNotInteger, errSyntax, errUnknownSubcommand, errWrongArgs,
 } from '../resp/replies.js';
 import { lower, parseInt64 } from './spec.js';
+import { clientConsistency } from '../cluster/read-policy.js';
 
 /** What the connection and server commands need to know about the node. */
 export interface ServerInfo {
@@ -117,6 +118,8 @@ function client(ctx: ClientContext, args: Buffer[], info: ServerInfo): Reply {
       return verbatim(clientLine(ctx, info.nowMs()) + '\n');
     case 'list':
       return verbatim(info.clients().map((c) => clientLine(c, info.nowMs()) + '\n').join(''));
+    case 'consistency':
+      return clientConsistency(ctx, args);
     case 'no-evict':
     case 'no-touch':
       if (args.length !== 3) return errWrongArgs(`client|${sub}`);
