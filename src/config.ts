@@ -34,6 +34,12 @@ export interface NodeConfig {
   readMode: 'lease' | 'readindex';
   /** forward: any node serves any key; moved: answer -MOVED for keys led elsewhere. */
   redirect: 'forward' | 'moved';
+  /**
+   * yes: this node joins a running cluster (RAFTIS ADD-NODE): it hosts no
+   * group until the placement from group 0 assigns it some. `members` names
+   * the nodes to reach (at least one running member, and this node).
+   */
+  join: 'no' | 'yes';
   /** How often each node gossips its groups' leaders and progress to the others. */
   gossipMs: number;
   /** Time between automatic leader-balancing rounds; 0 turns balancing off. */
@@ -69,6 +75,7 @@ export const DEFAULTS: Omit<NodeConfig, 'nodeId' | 'members'> = {
   leaseDriftTicks: 2,
   readMode: 'lease',
   redirect: 'forward',
+  join: 'no',
   gossipMs: 200,
   balanceMs: 3000,
   requestTimeoutMs: 5000,
@@ -97,6 +104,7 @@ const FIELDS: Record<keyof NodeConfig, FieldKind> = {
   leaseDriftTicks: 'int',
   readMode: { oneOf: ['lease', 'readindex'] },
   redirect: { oneOf: ['forward', 'moved'] },
+  join: { oneOf: ['no', 'yes'] },
   gossipMs: 'int',
   balanceMs: 'int',
   requestTimeoutMs: 'int',

@@ -13,6 +13,8 @@ import { META_GROUP, type Placement } from './placement.js';
 import { keySlot, SLOT_COUNT } from './slot.js';
 import type { GroupView, Topology } from './topology.js';
 import type { LeaderBalancer } from './balancer.js';
+import { placementReply, type MembershipAdmin } from './membership-admin.js';
+import type { RawReply } from './router.js';
 
 /** What the CLUSTER, READONLY/READWRITE/ASKING and RAFTIS commands work with. */
 export interface ClusterDeps {
@@ -22,6 +24,7 @@ export interface ClusterDeps {
   placement: Placement;
   topology: Topology;
   balancer: LeaderBalancer;
+  admin: MembershipAdmin;
   store: StateMachineStore;
   nowMs(): number;
 }
@@ -244,6 +247,9 @@ export class ClusterCommands {
   }
 
   private groupReply(v: GroupView): Reply {
+    const target = [...(this.d.placement.group(v.groupId)?.replicas ?? [])].sort((a, b) => a - b);
+    const voters = v.members.filter((m) => m.role !== 'learner').map((m) => m.nodeId).sort((a, b) => a - b);
+    const settled = v.leader !== 0 && voters.length === v.members.length && voters.join(',') === target.join(',');
     return map([
       [bulk('group'), integer(v.groupId)],
       [bulk('slots'), bulk(v.slotEnd >= v.slotStart ? rangeText(v.slotStart, v.slotEnd) : '')],
@@ -259,14 +265,21 @@ export class ClusterCommands {
         [bulk('lag'), integer(m.lag)],
         [bulk('health'), bulk(m.health)],
       ])))],
+      [bulk('target'), array(target.map((n) => integer(n)))],
+      [bulk('settled'), integer(settled ? 1 : 0)],
     ]);
   }
 
   /** The RAFTIS container: raftis's own administration (docs/cluster.md). */
-  raftis: ServerCommand = (_ctx: ClientContext, args: Buffer[]): Reply => {
+  raftis: ServerCommand = (_ctx: ClientContext, args: Buffer[]): Reply | Promise<Reply> => {
     const sub = lower(args[1]);
     switch (sub) {
       case 'groups': return this.groupsReply();
+      case 'placement': return placementReply(this.d.placement);
+      case 'add-node':
+      case 'remove-node':
+      case 'move-replica':
+        return this.d.admin.handle(args) as Promise<Reply | RawReply> as Promise<Reply>;
       case 'transfer-leader': {
         const groupId = parseInt64(args[2]);
         const to = parseInt64(args[3]);

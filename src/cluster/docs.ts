@@ -35,6 +35,10 @@ export const CLUSTER_DOCS: Record<string, CommandDocs> = {
   'raftis|groups': { summary: 'List every Raft group: leader, term, commit and applied index, members and their lag', since: '7.0.0', group: 'server', complexity: 'O(N) where N is the number of groups' },
   'raftis|transfer-leader': { summary: 'Transfer leadership of a group to one of its voters', since: '7.0.0', group: 'server', complexity: 'O(1)', arguments: [int('group'), int('node')] },
   'raftis|balance': { summary: 'Run one round of leader balancing on this node now', since: '7.0.0', group: 'server', complexity: 'O(N) where N is the number of groups' },
+  'raftis|placement': { summary: 'Show the placement in force: version, members, leaving nodes, replicas of every group', since: '7.0.0', group: 'server', complexity: 'O(N) where N is the number of groups' },
+  'raftis|add-node': { summary: 'Add a node; replicas move to it (learner, snapshot, promotion) until the load is even', since: '7.0.0', group: 'server', complexity: 'O(N) where N is the number of groups', arguments: [int('node'), str('host'), int('port'), int('peer-port')] },
+  'raftis|remove-node': { summary: 'Remove a node once its replicas have moved to other nodes; refused if a group would lose its quorum', since: '7.0.0', group: 'server', complexity: 'O(N) where N is the number of groups', arguments: [int('node')] },
+  'raftis|move-replica': { summary: 'Move one replica of a group from one node to another', since: '7.0.0', group: 'server', complexity: 'O(1)', arguments: [int('group'), int('from'), int('to')] },
 };
 
 const ADMIN = ['admin', 'stale'];
@@ -54,4 +58,8 @@ export const CLUSTER_SUBCOMMAND_SPECS: Record<string, Partial<Omit<CommandSpec, 
   'raftis|groups': { arity: 2, flags: ADMIN },
   'raftis|transfer-leader': { arity: 4, flags: ADMIN },
   'raftis|balance': { arity: 2, flags: ADMIN },
+  'raftis|placement': { arity: 2, flags: ADMIN },
+  'raftis|add-node': { arity: 6, flags: ADMIN },
+  'raftis|remove-node': { arity: 3, flags: ADMIN },
+  'raftis|move-replica': { arity: 5, flags: ADMIN },
 };

@@ -1,7 +1,7 @@
 import type { Env, TimerHandle } from '../env/env.js';
 import type { Host } from '../host/host.js';
 import { Role, type GroupId, type NodeId } from '../raft/types.js';
-import type { Placement } from './placement.js';
+import type { Placement, PlacementState } from './placement.js';
 import { META_GROUP } from './placement.js';
 
 /** One node's view of one group it hosts, as gossiped to the others. */
@@ -22,6 +22,10 @@ export interface GroupReport {
 export interface NodeReport {
   nodeId: NodeId;
   groups: GroupReport[];
+  /** The version of the placement this node follows. */
+  placementVersion: number;
+  /** That placement, once it is no longer the bootstrap one. */
+  placement?: PlacementState;
 }
 
 /** How a member of a group appears in CLUSTER SHARDS and RAFTIS GROUPS. */
@@ -77,6 +81,8 @@ export class Topology {
   private readonly reports = new Map<NodeId, { report: NodeReport; atMs: number }>();
   private readonly inFlight = new Set<NodeId>();
   private timer: TimerHandle | null = null;
+  /** Called with a newer placement learned from a peer (nodes outside group 0 learn it this way). */
+  onPlacement: (state: PlacementState) => void = () => {};
 
   constructor(
     private readonly env: Env,
@@ -100,7 +106,9 @@ export class Topology {
   localReport(): NodeReport {
     const groups: GroupReport[] = [];
     for (const g of this.host.groupIds()) groups.push(this.localGroupReport(g)!);
-    return { nodeId: this.opts.nodeId, groups };
+    const report: NodeReport = { nodeId: this.opts.nodeId, groups, placementVersion: this.placement.version };
+    if (this.placement.version > 0) report.placement = this.placement.snapshot();
+    return report;
   }
 
   private localGroupReport(groupId: GroupId): GroupReport | undefined {
@@ -145,9 +153,16 @@ export class Topology {
       const report = JSON.parse(buf.subarray(1).toString('utf8')) as NodeReport;
       if (typeof report.nodeId !== 'number' || !Array.isArray(report.groups)) return;
       this.reports.set(report.nodeId, { report, atMs: this.env.clock.monotonicMs() });
+      if (report.placement && report.placement.version > this.placement.version) this.onPlacement(report.placement);
     } catch {
       // A malformed report is ignored; the next round brings a fresh one.
     }
+  }
+
+  /** The placement version a reachable peer follows (undefined when not heard from). */
+  placementVersionOf(nodeId: NodeId): number | undefined {
+    if (nodeId === this.opts.nodeId) return this.placement.version;
+    return this.alive(nodeId) ? this.reports.get(nodeId)?.report.placementVersion : undefined;
   }
 
   /** True for this node and for peers heard from within `failAfterMs`. */
