@@ -246,6 +246,20 @@ test('READONLY connections read on followers through ReadIndex; CLIENT CONSISTEN
   assert.equal(await f.call('ASKING'), 'OK');
 });
 
+test('node-redis with useReplicas reads its own writes on followers (READONLY + ReadIndex)', async () => {
+  const nr = createCluster({ rootNodes: [{ url: `redis://127.0.0.1:${cluster.port(1)}` }], useReplicas: true });
+  nr.on('error', () => {});
+  await nr.connect();
+  try {
+    for (let i = 0; i < 50; i++) {
+      await nr.set(`sr:${i}`, `v${i}`);
+      assert.equal(await nr.get(`sr:${i}`), `v${i}`, 'a read right after the write sees it, wherever it is served');
+    }
+  } finally {
+    await nr.disconnect();
+  }
+});
+
 test('RAFTIS GROUPS lists leader, term, indexes and each member\'s lag', async () => {
   const rows = (await cluster.client(2).call('RAFTIS', 'GROUPS')) as unknown[][];
   assert.equal(rows.length, GROUPS + 1);

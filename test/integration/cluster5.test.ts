@@ -116,3 +116,28 @@ test('cluster clients and redis-cli -c keep working when a leading node is kille
   io.disconnect();
   await nr.disconnect();
 });
+
+test('CLUSTER INFO says fail and SHARDS marks nodes failed once a group has no reachable leader', async () => {
+  // Group 1 lives on nodes 1, 2 and 3 (round-robin placement): with all three down it has no leader.
+  await Promise.all([1, 2, 3].map((id) => cluster.kill(id, 'SIGKILL')));
+  const c = cluster.client(4);
+  await waitFor('cluster_state:fail', async () => ((await c.call('CLUSTER', 'INFO')) as string).includes('cluster_state:fail'));
+  const info = (await c.call('CLUSTER', 'INFO')) as string;
+  assert.match(info, /cluster_slots_fail:[1-9]\d*\r\n/);
+  const shards = (await c.call('CLUSTER', 'SHARDS')) as Array<[string, number[], string, unknown[][]]>;
+  const health = new Map<number, string>();
+  for (const shard of shards) {
+    for (const n of shard[3]) {
+      const m = new Map<string, unknown>();
+      for (let i = 0; i < n.length; i += 2) m.set(n[i] as string, n[i + 1]);
+      health.set((m.get('port') as number) - cluster.basePort + 1, m.get('health') as string);
+    }
+  }
+  assert.deepEqual([1, 2, 3].map((id) => health.get(id)), ['failed', 'failed', 'failed']);
+  assert.equal(health.get(4), 'online');
+  const nodes = (await c.call('CLUSTER', 'NODES')) as string;
+  for (const line of nodes.trim().split('\n')) {
+    const port = Number(line.split(' ')[1].split(':')[1].split('@')[0]);
+    assert.equal(line.includes(' disconnected'), port - cluster.basePort + 1 <= 3, line);
+  }
+});
