@@ -126,7 +126,11 @@ export async function createNode(env: Env, config: NodeConfig): Promise<Node> {
     gossipMs: config.gossipMs,
     failAfterMs: Math.max(1000, config.gossipMs * 5, config.electionTicks * config.tickMs * 2),
   }, host, placement, transport);
-  const balancer = new LeaderBalancer(env, { nodeId: config.nodeId, intervalMs: config.balanceMs }, host, topology);
+  const balancer = new LeaderBalancer(env, {
+    nodeId: config.nodeId,
+    intervalMs: config.balanceMs,
+    staysIn: (groupId, nodeId) => (placement.group(groupId)?.replicas.includes(nodeId) ?? false) && !placement.leaving.includes(nodeId),
+  }, host, topology);
   const admin = new MembershipAdmin(env, { nodeId: config.nodeId, requestTimeoutMs: config.requestTimeoutMs },
     host, placement, topology, transport, () => (host.raft(META_GROUP) ? sm.reader(META_GROUP) : undefined));
   let metaRevision = -1;

@@ -7,6 +7,8 @@ export interface BalancerOptions {
   nodeId: NodeId;
   /** Time between two rounds; 0 turns automatic balancing off (RAFTIS BALANCE still runs one round). */
   intervalMs: number;
+  /** False for a node that the placement is moving out of the group (it would only hand leadership back). */
+  staysIn?: (groupId: number, nodeId: NodeId) => boolean;
 }
 
 /**
@@ -55,6 +57,7 @@ export class LeaderBalancer {
       if (st.leadTransferee !== 0) return 0; // a transfer is already under way
       for (const m of v.members) {
         if (m.role !== 'follower' || m.health !== 'online' || !this.topology.alive(m.nodeId)) continue;
+        if (this.opts.staysIn && !this.opts.staysIn(v.groupId, m.nodeId)) continue;
         const pr = st.progress?.get(m.nodeId);
         if (!pr || pr.match < st.commit) continue; // hand over only to a caught-up follower
         const c = counts.get(m.nodeId) ?? 0;

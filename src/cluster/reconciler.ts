@@ -77,6 +77,9 @@ export class Reconciler {
       const st = this.host.raft(META_GROUP)?.status();
       return st !== undefined && this.host.isLeader(META_GROUP) && st.applied >= st.commit;
     }
+    // Group 0's leader must itself have applied everything committed, or its version may be behind.
+    const meta = this.topology.groupView(META_GROUP);
+    if (meta.applied < meta.commit) return false;
     const v = this.topology.placementVersionOf(leader);
     return v !== undefined && v <= this.placement.version;
   }

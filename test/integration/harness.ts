@@ -26,8 +26,10 @@ export class TestCluster {
 
   constructor(readonly opts: ClusterOptions = {}) {
     this.dataDir = mkdtempSync(join(tmpdir(), 'raftis-it-'));
-    // Spread runs over the port space so parallel test files do not collide.
-    this.basePort = 20000 + Math.floor(Math.random() * 2000) * 10;
+    // Spread runs over the port space so parallel test files do not collide, and stay below
+    // the kernel's ephemeral range (32768+ on Linux): an outgoing connection's local port
+    // there can take a node's port first (seen as EADDRINUSE under load).
+    this.basePort = 20000 + Math.floor(Math.random() * 1270) * 10;
     const plan = planLocalCluster({
       nodes: opts.nodes ?? 3,
       basePort: this.basePort,
