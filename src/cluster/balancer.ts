@@ -22,6 +22,8 @@ export interface BalancerOptions {
 export class LeaderBalancer {
   private timer: TimerHandle | null = null;
   private readonly log: EnvLogger;
+  /** When this node was first seen leading each group (by the rounds). */
+  private readonly ledSinceMs = new Map<number, number>();
 
   constructor(
     private readonly env: Env,
@@ -49,9 +51,16 @@ export class LeaderBalancer {
     const views = this.topology.dataGroupViews();
     const counts = this.topology.leaderCounts(views);
     const mine = counts.get(this.opts.nodeId) ?? 0;
+    const now = this.env.clock.monotonicMs();
+    for (const g of [...this.ledSinceMs.keys()]) if (!this.host.isLeader(g)) this.ledSinceMs.delete(g);
+    for (const v of views) if (this.host.isLeader(v.groupId) && !this.ledSinceMs.has(v.groupId)) this.ledSinceMs.set(v.groupId, now);
+    // A group led for less than two rounds stays put: a manual CLUSTER FAILOVER or transfer is
+    // not undone at once, and leadership that just moved is not moved again.
+    const settleMs = 2 * Math.max(this.opts.intervalMs, 500);
     let best: { groupId: number; to: NodeId; count: number } | null = null;
     for (const v of views) {
       if (v.leader !== this.opts.nodeId || !this.host.isLeader(v.groupId)) continue;
+      if (now - this.ledSinceMs.get(v.groupId)! < settleMs) continue;
       const raft = this.host.raft(v.groupId)!;
       const st = raft.status();
       if (st.leadTransferee !== 0) return 0; // a transfer is already under way
