@@ -78,14 +78,22 @@ export class Router {
       && (policy.readonly || policy.consistency === 'stale')) {
       // A replica read: STALE reads the local state machine as it is; READONLY
       // asks the leader for a read index first, so the read stays linearizable.
-      const outcome = await this.runLocal(groupId, cmd, args, policy.consistency === 'stale' ? 'stale' : 'readIndex');
+      const outcome = await this.withDeadline(
+        this.runLocal(groupId, cmd, args, policy.consistency === 'stale' ? 'stale' : 'readIndex'), deadline);
+      // A read index that never came (the leader is gone) is dropped by the core, not failed.
+      if (outcome === null) return errClusterDown();
       if (outcome.kind === 'ok') return outcome.value;
       // No leader to confirm the read index: fall through to the leader path and its retries.
     }
     for (;;) {
       const leader = this.opts.leaderOf ? this.opts.leaderOf(groupId) : this.host.leaderOf(groupId);
       if (this.host.isLeader(groupId)) {
-        const outcome = await this.runLocal(groupId, cmd, args, this.modeOf(policy));
+        const outcome = await this.withDeadline(this.runLocal(groupId, cmd, args, this.modeOf(policy)), deadline);
+        if (outcome === null) {
+          // Proposed or waiting for a read index, but no quorum answered in time. A
+          // write may still commit later: the client must treat this as unknown.
+          return errClusterDown();
+        }
         if (outcome.kind === 'ok') return outcome.value;
         if (outcome.kind === 'stopped' || outcome.kind === 'noGroup') return errClusterDownReason('The node is shutting down');
         // notLeader / lost / dropped: leadership moved under us; retry below.
@@ -173,6 +181,22 @@ export class Router {
     if (reply.kind === 'raw') return Buffer.concat([Buffer.from([0]), reply.bytes]);
     if (reply.kind === 'error' && reply.message.startsWith('CLUSTERDOWN')) return Buffer.from([1]);
     return Buffer.concat([Buffer.from([0]), encodeReply(reply, proto)]);
+  }
+
+  /** `work`'s result, or null if the deadline passes first (the work itself goes on). */
+  private withDeadline<T>(work: Promise<T>, deadline: number): Promise<T | null> {
+    const remaining = deadline - this.env.clock.monotonicMs();
+    if (remaining <= 0) return Promise.resolve(null);
+    return new Promise((resolve, reject) => {
+      const timer = this.env.timers.after(remaining, () => resolve(null));
+      work.then((v) => {
+        timer.cancel();
+        resolve(v);
+      }, (err: unknown) => {
+        timer.cancel();
+        reject(err);
+      });
+    });
   }
 
   private sleep(ms: number): Promise<void> {

@@ -133,7 +133,7 @@ export class Host {
     private readonly sm: HostStateMachine,
     private readonly transport: HostTransport,
   ) {
-    this.log = env.logger.child({ node: opts.nodeId });
+    this.log = env.logger;
   }
 
   addGroup(spec: GroupSpec): void {
@@ -148,7 +148,7 @@ export class Host {
       heartbeatTicks: this.opts.heartbeatTicks,
       leaseDriftTicks: this.opts.leaseDriftTicks,
       random: this.env.random.fork(`group-${spec.groupId}`),
-      logger: this.log.child({ group: spec.groupId }),
+      logger: this.log,
       persisted: spec.persisted,
       applied,
       preVote: true,
@@ -259,8 +259,8 @@ export class Host {
 
   /** True when a lease read may be served at once: valid lease and everything committed is applied. */
   private leaseReadable(rt: GroupRuntime): boolean {
-    const st = rt.node.status();
-    return st.leaseValid && this.sm.applied(rt.groupId) >= st.commit;
+    const index = rt.node.leaseReadIndex();
+    return index >= 0 && this.sm.applied(rt.groupId) >= index;
   }
 
   private tickAll(): void {
@@ -357,18 +357,32 @@ export class Host {
     for (const [rt, rd] of readies) {
       if (rd.snapshot) await this.sm.installSnapshot(rt.groupId, rd.snapshot.meta, rd.snapshot.data);
     }
+
+    // Committed entries that were already durable here before this Ready (all of
+    // them, unless this Ready also carries new entries or a snapshot) are applied
+    // while the log write runs, and their clients answered as soon as that is done.
+    const early: ApplyWork[] = [];
+    const late: ApplyWork[] = [];
+    for (const [rt, rd] of readies) {
+      if (rd.committedEntries.length === 0) continue;
+      const firstNew = rd.snapshot ? 0 : rd.entries.length > 0 ? rd.entries[0].index : Infinity;
+      const cut = rd.committedEntries.findIndex((e) => e.index >= firstNew);
+      const split = cut === -1 ? rd.committedEntries.length : cut;
+      if (split > 0) early.push({ groupId: rt.groupId, entries: rd.committedEntries.slice(0, split) });
+      if (split < rd.committedEntries.length) late.push({ groupId: rt.groupId, entries: rd.committedEntries.slice(split) });
+    }
+    const earlyApplied = early.length > 0 ? this.applyAndSettle(early) : Promise.resolve();
+    // Awaited below; this keeps a failure from being reported as unhandled meanwhile.
+    earlyApplied.catch(() => {});
     if (updates.length > 0) await this.logStore.write(updates, { sync });
 
     // 3. Acks and vote grants, now that what they promise is durable.
     for (const [rt, rd] of readies) this.sendAll(rt, rd.messagesAfterPersist);
 
-    // 4. Apply committed entries of all groups in one batch and answer waiters.
-    const work: ApplyWork[] = [];
-    for (const [rt, rd] of readies) if (rd.committedEntries.length > 0) work.push({ groupId: rt.groupId, entries: rd.committedEntries });
-    const results = work.length > 0 ? await this.sm.apply(work) : new Map<GroupId, unknown[][]>();
+    // 4. Apply the rest (entries persisted by this very write), in order after the early ones.
+    await earlyApplied;
+    if (late.length > 0) await this.applyAndSettle(late);
     for (const [rt, rd] of readies) {
-      const res = results.get(rt.groupId);
-      rd.committedEntries.forEach((e, i) => this.settleEntry(rt, e, res?.[i] ?? []));
       for (const rs of rd.readStates) {
         const id = Buffer.from(rs.context.buffer, rs.context.byteOffset, rs.context.byteLength).readDoubleLE(0);
         const w = rt.reads.get(id);
@@ -389,6 +403,16 @@ export class Host {
       this.serveReads(rt);
     }
     await this.maybeCompact();
+  }
+
+  /** Applies committed entries of several groups in one batch and answers their proposers. */
+  private async applyAndSettle(work: ApplyWork[]): Promise<void> {
+    const results = await this.sm.apply(work);
+    for (const w of work) {
+      const rt = this.groups.get(w.groupId)!;
+      const res = results.get(w.groupId);
+      w.entries.forEach((e, i) => this.settleEntry(rt, e, res?.[i] ?? []));
+    }
   }
 
   private noteSoftState(rt: GroupRuntime, rd: Ready): void {
