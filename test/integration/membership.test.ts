@@ -161,3 +161,29 @@ test('node 3 is removed under write load: replicas move off it first, then it is
   assert.match(table.split('\n')[0], /^group\s+slots\s+leader\s+term\s+commit\s+applied\s+settled\s+members/);
   assert.equal(table.trim().split('\n').length, GROUPS + 2);
 });
+
+test('nodes restarted after the changes come back with the groups they hold now', async () => {
+  // Node 1 was a bootstrap member and left and rejoined groups; node 4 joined later (its
+  // membership comes only from the snapshots it installed). Both restart from disk.
+  for (const id of [1, 4]) {
+    await cluster.kill(id, 'SIGKILL');
+    cluster.startNode(id);
+    await cluster.waitReady(id);
+  }
+  await waitFor('every group settled again', settledOn(2));
+  const gs = await groups(2);
+  for (const g of gs) for (const m of g.members) assert.ok([1, 2, 4].includes(m), `group ${g.group} on ${g.members}`);
+  for (const id of [1, 4]) {
+    const expected = gs.filter((g) => g.members.includes(id)).map((g) => g.group).sort((a, b) => a - b);
+    await waitFor(`node ${id} to host exactly its groups`, async () => {
+      const info = (await cluster.client(id).info('raft')) as string;
+      const now = info.split('\r\n').filter((l) => /^group\d+:/.test(l)).map((l) => Number(/^group(\d+)/.exec(l)![1])).sort((a, b) => a - b);
+      return now.join(',') === expected.join(',');
+    });
+  }
+  let n = 0;
+  for (const [k, v] of acked) {
+    if (n++ % 10 !== 0) continue;
+    assert.equal(await cluster.client(1).get(k), v);
+  }
+});
