@@ -214,6 +214,11 @@ test('ioredis Cluster and node-redis keep working across leadership changes (CLU
       const v = i % 2 === 0 ? await nr.get(k) : await io.get(k);
       assert.equal(v, k.slice(3), `acknowledged ${k}`);
     }
+    // redis-cli -c follows the new leaders too.
+    for (const id of cluster.nodeIds()) {
+      assert.equal(cluster.redisCli(id, '-c', 'SET', `after-failover:${id}`, 'ok'), 'OK');
+      for (const k of cluster.nodeIds()) assert.equal(cluster.redisCli(k, '-c', 'GET', `after-failover:${id}`), 'ok');
+    }
   } finally {
     io.disconnect();
     await nr.disconnect();
