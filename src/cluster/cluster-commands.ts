@@ -14,7 +14,6 @@ import { keySlot, SLOT_COUNT } from './slot.js';
 import type { GroupView, Topology } from './topology.js';
 import type { LeaderBalancer } from './balancer.js';
 import { placementReply, type MembershipAdmin } from './membership-admin.js';
-import type { RawReply } from './router.js';
 
 /** What the CLUSTER, READONLY/READWRITE/ASKING and RAFTIS commands work with. */
 export interface ClusterDeps {
@@ -279,7 +278,7 @@ export class ClusterCommands {
       case 'add-node':
       case 'remove-node':
       case 'move-replica':
-        return this.d.admin.handle(args) as Promise<Reply | RawReply> as Promise<Reply>;
+        return this.d.admin.handle(args);
       case 'transfer-leader': {
         const groupId = parseInt64(args[2]);
         const to = parseInt64(args[3]);

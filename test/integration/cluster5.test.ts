@@ -117,11 +117,27 @@ test('cluster clients and redis-cli -c keep working when a leading node is kille
   await nr.disconnect();
 });
 
+test('removing a node is refused when one of its groups would lose its quorum', async () => {
+  // Group 2 lives on nodes 2, 3 and 4: with 2 and 3 down it cannot commit a membership change.
+  await Promise.all([2, 3].map((id) => cluster.kill(id, 'SIGKILL')));
+  const c = cluster.client(4);
+  await waitFor('nodes 2 and 3 to be seen as failed', async () => {
+    const nodes = (await c.call('CLUSTER', 'NODES')) as string;
+    return nodes.trim().split('\n').filter((l) => l.includes(' disconnected')).length === 2;
+  });
+  await assert.rejects(c.call('RAFTIS', 'REMOVE-NODE', '2'),
+    /^ReplyError: ERR cannot remove node 2: group \d+ would lose its quorum \(1 of 3 replicas reachable now\)$/);
+  const placement = (await c.call('RAFTIS', 'PLACEMENT')) as unknown[];
+  assert.equal(placement[1], 0, 'no placement change was committed');
+});
+
 test('CLUSTER INFO says fail and SHARDS marks nodes failed once a group has no reachable leader', async () => {
   // Group 1 lives on nodes 1, 2 and 3 (round-robin placement): with all three down it has no leader.
-  await Promise.all([1, 2, 3].map((id) => cluster.kill(id, 'SIGKILL')));
+  await cluster.kill(1, 'SIGKILL');
   const c = cluster.client(4);
   await waitFor('cluster_state:fail', async () => ((await c.call('CLUSTER', 'INFO')) as string).includes('cluster_state:fail'));
+  await waitFor('nodes 1-3 to be seen as failed', async () =>
+    ((await c.call('CLUSTER', 'NODES')) as string).trim().split('\n').filter((l) => l.includes(' disconnected')).length === 3);
   const info = (await c.call('CLUSTER', 'INFO')) as string;
   assert.match(info, /cluster_slots_fail:[1-9]\d*\r\n/);
   const shards = (await c.call('CLUSTER', 'SHARDS')) as Array<[string, number[], string, unknown[][]]>;
