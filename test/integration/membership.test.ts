@@ -187,3 +187,20 @@ test('nodes restarted after the changes come back with the groups they hold now'
     assert.equal(await cluster.client(1).get(k), v);
   }
 });
+
+test('a dead node can be removed: its groups shrink to the live replicas and keep serving', async () => {
+  await cluster.kill(4, 'SIGKILL');
+  const c = cluster.client(1);
+  await waitFor('node 4 to be seen as failed', async () =>
+    ((await c.call('CLUSTER', 'NODES')) as string).split('\n').some((l) => l.includes(`:${cluster.port(4)}@`) && l.includes(' disconnected')));
+  const reply = toMap((await c.call('RAFTIS', 'REMOVE-NODE', '4')) as unknown[]);
+  for (const m of reply.get('moves') as string[]) assert.match(m, /^group \d+: 4 -> -$/);
+  await waitFor('node 4 to be forgotten', async () => {
+    const gs = await groups(2);
+    const nodes = (await c.call('CLUSTER', 'NODES')) as string;
+    return gs.every((g) => g.settled === 1 && g.members.length === 2 && !g.members.includes(4)) && !nodes.includes(`:${cluster.port(4)}@`);
+  });
+  for (let i = 0; i < 50; i++) assert.equal(await cluster.client(2).set(`after-dead:${i}`, String(i)), 'OK');
+  for (let i = 0; i < 50; i++) assert.equal(await c.get(`after-dead:${i}`), String(i));
+  for (const [k, v] of [...acked].slice(-100)) assert.equal(await c.get(k), v);
+});
