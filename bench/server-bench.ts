@@ -5,6 +5,8 @@
  * raftis/Redis. Runs alternate between the two servers so machine noise hits
  * both alike.
  *
+ * `npm run bench -- --cluster` runs bench/cluster-bench.ts instead (cluster-aware vs forwarded clients).
+ *
  * Options: --requests N (default 100000 at -P 1, 4x at -P 16),
  *          --tests set,get,incr,mset,hset,hget,cas (the default: all of them)
  *          --node N (which raftis node redis-benchmark talks to; default 1)
@@ -21,6 +23,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { MAIN_JS, planLocalCluster } from '../src/launcher.js';
+import { runClusterBench } from './cluster-bench.js';
 
 interface Result {
   rps: number;
@@ -153,7 +156,7 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err) => {
+(process.argv.includes('--cluster') ? runClusterBench() : main()).catch((err) => {
   console.error(err);
   process.exit(1);
 });

@@ -34,6 +34,16 @@ export interface NodeConfig {
   readMode: 'lease' | 'readindex';
   /** forward: any node serves any key; moved: answer -MOVED for keys led elsewhere. */
   redirect: 'forward' | 'moved';
+  /**
+   * yes: this node joins a running cluster (RAFTIS ADD-NODE): it hosts no
+   * group until the placement from group 0 assigns it some. `members` names
+   * the nodes to reach (at least one running member, and this node).
+   */
+  join: 'no' | 'yes';
+  /** How often each node gossips its groups' leaders and progress to the others. */
+  gossipMs: number;
+  /** Time between automatic leader-balancing rounds; 0 turns balancing off. */
+  balanceMs: number;
   /** How long a request waits for a leader or a commit before an error. */
   requestTimeoutMs: number;
   maxClients: number;
@@ -65,6 +75,9 @@ export const DEFAULTS: Omit<NodeConfig, 'nodeId' | 'members'> = {
   leaseDriftTicks: 2,
   readMode: 'lease',
   redirect: 'forward',
+  join: 'no',
+  gossipMs: 200,
+  balanceMs: 3000,
   requestTimeoutMs: 5000,
   maxClients: 10000,
   compactEntries: 10000,
@@ -91,6 +104,9 @@ const FIELDS: Record<keyof NodeConfig, FieldKind> = {
   leaseDriftTicks: 'int',
   readMode: { oneOf: ['lease', 'readindex'] },
   redirect: { oneOf: ['forward', 'moved'] },
+  join: { oneOf: ['no', 'yes'] },
+  gossipMs: 'int',
+  balanceMs: 'int',
   requestTimeoutMs: 'int',
   maxClients: 'int',
   compactEntries: 'int',
@@ -198,7 +214,8 @@ function validate(c: Record<string, unknown>): NodeConfig {
   for (const f of ['port', 'peerPort'] as const) {
     if (cfg[f] < 0 || cfg[f] > 65535) throw new ConfigError(f, 'must be a TCP port (0-65535)');
   }
-  const positive = ['groups', 'replicas', 'tickMs', 'electionTicks', 'heartbeatTicks', 'requestTimeoutMs', 'maxClients', 'compactEntries'] as const;
+  if (cfg.balanceMs < 0) throw new ConfigError('balanceMs', 'must be >= 0 (0 turns balancing off)');
+  const positive = ['gossipMs', 'groups', 'replicas', 'tickMs', 'electionTicks', 'heartbeatTicks', 'requestTimeoutMs', 'maxClients', 'compactEntries'] as const;
   for (const f of positive) if (cfg[f] < 1) throw new ConfigError(f, 'must be >= 1');
   if (cfg.groups > 16384) throw new ConfigError('groups', 'must be <= 16384 (one slot per group at most)');
   if (cfg.heartbeatTicks >= cfg.electionTicks) throw new ConfigError('heartbeatTicks', 'must be < electionTicks');

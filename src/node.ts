@@ -23,6 +23,13 @@ import { ExpirySweeper } from './commands/expiry-sweeper.js';
 import type { KeyedCommand } from './commands/spec.js';
 import { array, bulk } from './resp/encoder.js';
 import { infoSections } from './node-info.js';
+import { Topology, GOSSIP_REQUEST } from './cluster/topology.js';
+import { LeaderBalancer } from './cluster/balancer.js';
+import { ClusterCommands } from './cluster/cluster-commands.js';
+import { Placement as PlacementClass, META_GROUP } from './cluster/placement.js';
+import { Reconciler } from './cluster/reconciler.js';
+import { ADMIN_REQUEST, MembershipAdmin } from './cluster/membership-admin.js';
+import { placementCommand, PLACEMENT_KEY, PLACEMENT_OP, readPlacement } from './cluster/meta.js';
 
 export const VERSION = '7.0.15';
 
@@ -62,12 +69,17 @@ export async function createNode(env: Env, config: NodeConfig): Promise<Node> {
   await logStore.open();
   await smStore.open();
 
-  const placement = initialPlacement(config.members, config.groups, config.replicas);
-  const localGroups = placement.groupsOn(config.nodeId);
+  // The bootstrap placement; group 0's committed placement replaces it (docs/cluster.md).
+  // A joining node starts with none and learns it from its peers.
+  const bootstrap = initialPlacement(config.members, config.groups, config.replicas);
+  const placement = config.join === 'yes' ? new PlacementClass(config.members, []) : initialPlacement(config.members, config.groups, config.replicas);
+  // Groups with state on disk are reopened too: this node may have joined them after bootstrap.
+  const localGroupIds = [...new Set([...placement.groupsOn(config.nodeId).map((g) => g.groupId), ...logStore.groups()])].sort((a, b) => a - b);
   const { all: smCommands, internal } = stateMachineCommands();
+  smCommands.set(PLACEMENT_OP, placementCommand);
   const commands = keyedCommands();
   const sm = new KvStateMachine(smStore, smCommands);
-  await sm.init(localGroups.map((g) => g.groupId));
+  await sm.init(localGroupIds);
 
   const transport = new PeerTransport({
     env,
@@ -76,7 +88,23 @@ export async function createNode(env: Env, config: NodeConfig): Promise<Node> {
     listenHost: config.bind,
     listenPort: config.peerPort,
   });
-  for (const m of config.members) if (m.nodeId !== config.nodeId) transport.addPeer(m.nodeId, m.host, m.peerPort);
+  const peers = new Map<number, string>();
+  const syncPeers = (members: typeof config.members) => {
+    const want = new Map(members.filter((m) => m.nodeId !== config.nodeId).map((m) => [m.nodeId, `${m.host}:${m.peerPort}`]));
+    for (const [nodeId, addr] of want) {
+      if (peers.get(nodeId) === addr) continue;
+      const m = members.find((x) => x.nodeId === nodeId)!;
+      transport.addPeer(nodeId, m.host, m.peerPort);
+      peers.set(nodeId, addr);
+    }
+    for (const nodeId of [...peers.keys()]) {
+      if (!want.has(nodeId) && !config.members.some((m) => m.nodeId === nodeId)) {
+        transport.removePeer(nodeId);
+        peers.delete(nodeId);
+      }
+    }
+  };
+  syncPeers(config.members);
 
   const host = new Host(env, {
     nodeId: config.nodeId,
@@ -94,21 +122,68 @@ export async function createNode(env: Env, config: NodeConfig): Promise<Node> {
   transport.onMessages((_from, messages) => host.step(messages));
   transport.onUnreachable((nodeId) => host.reportUnreachable(nodeId));
 
-  for (const g of localGroups) {
-    const persisted = logStore.groups().includes(g.groupId) ? logStore.load(g.groupId) : undefined;
-    host.addGroup({ groupId: g.groupId, voters: g.replicas, persisted });
-  }
+  /**
+   * Hosts a group: a bootstrap member with the bootstrap voters (the same
+   * lists at every start), a node that joined later with none (its
+   * membership comes from the snapshot it was sent, kept in its log store).
+   */
+  const openGroup = (groupId: GroupId) => {
+    const persisted = logStore.groups().includes(groupId) ? logStore.load(groupId) : undefined;
+    const boot = config.join === 'yes' ? undefined : bootstrap.group(groupId);
+    const voters = boot && boot.replicas.includes(config.nodeId) ? boot.replicas : [];
+    host.addGroup({ groupId, voters, persisted });
+  };
+  for (const g of localGroupIds) openGroup(g);
+
+  const topology = new Topology(env, {
+    nodeId: config.nodeId,
+    gossipMs: config.gossipMs,
+    failAfterMs: Math.max(1000, config.gossipMs * 5, config.electionTicks * config.tickMs * 2),
+  }, host, placement, transport);
+  const balancer = new LeaderBalancer(env, {
+    nodeId: config.nodeId,
+    intervalMs: config.balanceMs,
+    staysIn: (groupId, nodeId) => (placement.group(groupId)?.replicas.includes(nodeId) ?? false) && !placement.leaving.includes(nodeId),
+  }, host, topology);
+  const admin = new MembershipAdmin(env, { nodeId: config.nodeId, requestTimeoutMs: config.requestTimeoutMs },
+    host, placement, topology, transport, () => (host.raft(META_GROUP) ? sm.reader(META_GROUP) : undefined));
+  let metaRevision = -1;
+  const reconciler = new Reconciler(env, { nodeId: config.nodeId, intervalMs: Math.max(50, config.gossipMs / 2), promoteLagMax: 64 },
+    host, placement, topology, {
+      openGroup: (groupId) => {
+        openGroup(groupId);
+        void sm.init([groupId]);
+      },
+      closeGroup: (groupId) => host.removeGroup(groupId),
+      readCommitted: () => {
+        if (!host.raft(META_GROUP)) return undefined;
+        const reader = sm.reader(META_GROUP);
+        // Parse only when the stored placement changed.
+        const raw = reader.getRaw(PLACEMENT_KEY);
+        if (!raw || raw.revision === metaRevision) return undefined;
+        metaRevision = raw.revision;
+        return readPlacement(reader);
+      },
+      adopted: (_prev, next) => syncPeers(next.members),
+      propose: (next) => admin.propose(next),
+    });
+  admin.adopt = (state) => reconciler.adopt(state);
+  const clusterCommands = new ClusterCommands({
+    clusterId: config.clusterId, nodeId: config.nodeId, host, placement, topology, balancer, admin, store: smStore,
+    nowMs: () => env.clock.nowMs(),
+  });
 
   const router = new Router(env, {
     nodeId: config.nodeId,
     redirect: config.redirect,
     requestTimeoutMs: config.requestTimeoutMs,
     retryMs: config.tickMs,
+    leaderOf: (groupId) => topology.leaderOf(groupId),
   }, host, placement, transport, (groupId, nowMs) => ({ ks: sm.reader(groupId), nowMs }));
 
   const startedAtMs = env.clock.nowMs();
   let server: RespServer | null = null;
-  const registry = buildRegistry(commands, SERVER_COMMANDS);
+  const registry = buildRegistry(commands, new Map([...SERVER_COMMANDS, ...clusterCommands.commands()]));
   const info: ServerInfo = {
     version: VERSION,
     nodeId: config.nodeId,
@@ -116,12 +191,12 @@ export async function createNode(env: Env, config: NodeConfig): Promise<Node> {
     startedAtMs,
     nowMs: () => env.clock.nowMs(),
     clients: () => server?.clients() ?? [],
-    sections: () => infoSections({ config, host, placement, sm }),
+    sections: () => [...infoSections({ config, host, placement, sm }), ['cluster', [['cluster_enabled', 1]]]],
     stats: { commandsProcessed: 0, connectionsReceived: 0 },
     dbSize: async () => {
       let total = 0;
       for (const g of placement.dataGroups()) {
-        if (!g.replicas.includes(config.nodeId)) continue;
+        if (!host.raft(g.groupId)) continue;
         const r = await host.read(g.groupId, 'readIndex');
         if (r.kind !== 'ok') throw new Error('CLUSTERDOWN The cluster is down');
         total += sm.keyCount(g.groupId);
@@ -140,7 +215,11 @@ export async function createNode(env: Env, config: NodeConfig): Promise<Node> {
     internal, random: () => env.random.next(), clockMs: () => env.clock.monotonicMs(),
   });
   const sweeper = new ExpirySweeper(env, host, sm, { intervalMs: 100, keysPerGroupMax: 1000 });
-  transport.onRequest((_from, payload) => router.serveForwarded(payload, dispatcher.lookupForwarded));
+  transport.onRequest(async (_from, payload) => {
+    if (payload[0] === GOSSIP_REQUEST) return topology.serve(payload);
+    if (payload[0] === ADMIN_REQUEST) return admin.serve(payload);
+    return router.serveForwarded(payload, dispatcher.lookupForwarded);
+  });
 
   server = createRespServer({
     handler: dispatcher.handle,
@@ -161,15 +240,21 @@ export async function createNode(env: Env, config: NodeConfig): Promise<Node> {
       await transport.listen();
       host.start();
       sweeper.start();
+      topology.start();
+      balancer.start();
+      reconciler.start();
       await server!.listen();
       boundPort = server!.address().port;
-      log.info({ port: boundPort, peerPort: config.peerPort, groups: localGroups.length, dataDir: config.dataDir }, 'raftis node ready');
+      log.info({ port: boundPort, peerPort: config.peerPort, groups: localGroupIds.length, dataDir: config.dataDir }, 'raftis node ready');
     },
     async stop() {
       // Stop accepting and reading, let in-flight requests finish (up to the
       // request timeout), then stop the groups and close storage.
       await server!.close(config.requestTimeoutMs);
       sweeper.stop();
+      reconciler.stop();
+      balancer.stop();
+      topology.stop();
       await host.stop();
       await transport.close();
       await logStore.close();

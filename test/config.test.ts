@@ -39,4 +39,9 @@ test('invalid values name their field', () => {
   assert.equal(fieldOf(() => loadConfig(['--node-id', '1', '--bogus', '1'], {})), 'bogus');
   assert.equal(fieldOf(() => loadConfig(['--node-id', '1', '--heartbeat-ticks', '10'], {})), 'heartbeatTicks');
   assert.equal(fieldOf(() => loadConfig(['--node-id', '1'], { RAFTIS_GROUPS: '0' })), 'groups');
+  assert.equal(fieldOf(() => loadConfig(['--node-id', '1', '--join', 'maybe'], {})), 'join');
+  assert.equal(fieldOf(() => loadConfig(['--node-id', '1', '--gossip-ms', '0'], {})), 'gossipMs');
+  assert.equal(fieldOf(() => loadConfig(['--node-id', '1', '--balance-ms', '-1'], {})), 'balanceMs');
+  const cfg = loadConfig(['--node-id', '1', '--redirect', 'moved', '--join', 'yes', '--balance-ms', '0'], {});
+  assert.deepEqual([cfg.redirect, cfg.join, cfg.balanceMs, cfg.gossipMs], ['moved', 'yes', 0, 200]);
 });

@@ -13,19 +13,72 @@ export interface GroupPlacement {
   replicas: NodeId[];
 }
 
-/** Where every group lives and which slots it owns. */
+/**
+ * The serializable placement that group 0 replicates (docs/cluster.md):
+ * `version` 0 is the bootstrap placement every node computes from its config;
+ * each committed change to group 0 bumps it. `leaving` lists members being
+ * removed: they keep their address until no group has them any more.
+ */
+export interface PlacementState {
+  version: number;
+  members: PeerAddress[];
+  groups: GroupPlacement[];
+  leaving: NodeId[];
+}
+
+/**
+ * Where every group lives and which slots it owns. Mutable: it follows the
+ * placement committed in group 0 (`update`); slot ranges never change.
+ */
 export class Placement {
   private readonly slotToGroup = new Uint16Array(SLOT_COUNT);
   private readonly byGroup = new Map<GroupId, GroupPlacement>();
   private readonly byNode = new Map<NodeId, PeerAddress>();
+  private state: PlacementState;
 
-  constructor(readonly members: PeerAddress[], readonly groups: GroupPlacement[]) {
-    for (const m of members) this.byNode.set(m.nodeId, m);
-    for (const g of groups) {
+  constructor(members: PeerAddress[], groups: GroupPlacement[], version = 0, leaving: NodeId[] = []) {
+    this.state = { version, members, groups, leaving };
+    this.index();
+  }
+
+  private index(): void {
+    this.byNode.clear();
+    this.byGroup.clear();
+    for (const m of this.state.members) this.byNode.set(m.nodeId, m);
+    for (const g of this.state.groups) {
       this.byGroup.set(g.groupId, g);
       if (g.groupId === META_GROUP) continue;
       for (let s = g.slotStart; s <= g.slotEnd; s++) this.slotToGroup[s] = g.groupId;
     }
+  }
+
+  get version(): number {
+    return this.state.version;
+  }
+
+  get members(): PeerAddress[] {
+    return this.state.members;
+  }
+
+  get groups(): GroupPlacement[] {
+    return this.state.groups;
+  }
+
+  get leaving(): NodeId[] {
+    return this.state.leaving;
+  }
+
+  /** A deep copy of the state, to plan a change on. */
+  snapshot(): PlacementState {
+    return JSON.parse(JSON.stringify(this.state)) as PlacementState;
+  }
+
+  /** Adopts a newer placement; returns false (and changes nothing) for an older or equal version. */
+  update(next: PlacementState): boolean {
+    if (next.version <= this.state.version) return false;
+    this.state = JSON.parse(JSON.stringify(next)) as PlacementState;
+    this.index();
+    return true;
   }
 
   groupOfSlot(slot: number): GroupId {
@@ -42,12 +95,12 @@ export class Placement {
 
   /** Data groups (not the metadata group), by id. */
   dataGroups(): GroupPlacement[] {
-    return this.groups.filter((g) => g.groupId !== META_GROUP);
+    return this.state.groups.filter((g) => g.groupId !== META_GROUP);
   }
 
   /** Groups with a replica on `nodeId`, the metadata group included. */
   groupsOn(nodeId: NodeId): GroupPlacement[] {
-    return this.groups.filter((g) => g.replicas.includes(nodeId));
+    return this.state.groups.filter((g) => g.replicas.includes(nodeId));
   }
 }
 

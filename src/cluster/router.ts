@@ -29,7 +29,22 @@ export interface RouterOptions {
   requestTimeoutMs: number;
   /** How long to wait before retrying when a group has no known leader. */
   retryMs: number;
+  /** Leader of any group, hosted here or not (the topology's view); defaults to the host's. */
+  leaderOf?: (groupId: GroupId) => NodeId;
 }
+
+/**
+ * How one connection reads (docs/cluster.md): `consistency` from CLIENT
+ * CONSISTENCY (default: the node's read mode), `readonly` from READONLY.
+ */
+export interface ReadPolicy {
+  consistency: 'default' | 'linearizable' | 'lease' | 'stale';
+  readonly: boolean;
+}
+
+export const DEFAULT_READ_POLICY: ReadPolicy = Object.freeze({ consistency: 'default', readonly: false });
+
+const CONSISTENCY_CODES: ReadonlyArray<ReadPolicy['consistency']> = ['default', 'linearizable', 'lease', 'stale'];
 
 /** A reply already encoded in the client's protocol by the node that served it. */
 export type RawReply = Extract<Reply, { kind: 'raw' }>;
@@ -53,6 +68,11 @@ export class Router {
     private readonly readView: (groupId: GroupId, nowMs: number) => ReadContext,
   ) {}
 
+  /** True when keys led elsewhere get -MOVED: clients then expect Redis Cluster's rules (CROSSSLOT). */
+  get redirectsMoved(): boolean {
+    return this.opts.redirect === 'moved';
+  }
+
   /** Runs `args` (one group's share of a command) on `groupId`. */
   async route(
     groupId: GroupId,
@@ -61,12 +81,24 @@ export class Router {
     args: Buffer[],
     proto: ProtocolVersion,
     forwarded = false,
+    policy: ReadPolicy = DEFAULT_READ_POLICY,
   ): Promise<Reply | RawReply> {
     const deadline = this.env.clock.monotonicMs() + this.opts.requestTimeoutMs;
+    if (cmd.kind === 'read' && !forwarded && this.host.raft(groupId) && !this.host.isLeader(groupId)
+      && (policy.readonly || policy.consistency === 'stale')) {
+      // A replica read: STALE reads the local state machine as it is; READONLY
+      // asks the leader for a read index first, so the read stays linearizable.
+      const outcome = await this.withDeadline(
+        this.runLocal(groupId, cmd, args, policy.consistency === 'stale' ? 'stale' : 'readIndex'), deadline);
+      // A read index that never came (the leader is gone) is dropped by the core, not failed.
+      if (outcome === null) return errClusterDown();
+      if (outcome.kind === 'ok') return outcome.value;
+      // No leader to confirm the read index: fall through to the leader path and its retries.
+    }
     for (;;) {
-      const leader = this.host.leaderOf(groupId);
+      const leader = this.opts.leaderOf ? this.opts.leaderOf(groupId) : this.host.leaderOf(groupId);
       if (this.host.isLeader(groupId)) {
-        const outcome = await this.withDeadline(this.runLocal(groupId, cmd, args), deadline);
+        const outcome = await this.withDeadline(this.runLocal(groupId, cmd, args, this.modeOf(policy)), deadline);
         if (outcome === null) {
           // Proposed or waiting for a read index, but no quorum answered in time. A
           // write may still commit later: the client must treat this as unknown.
@@ -81,7 +113,7 @@ export class Router {
           const addr = this.placement.address(leader);
           if (addr) return errMoved(slot, addr.host, addr.port);
         } else {
-          const r = await this.forward(leader, groupId, cmd, args, proto, deadline);
+          const r = await this.forward(leader, groupId, cmd, args, proto, deadline, policy);
           if (r !== null) return r;
         }
       } else if (forwarded && leader !== 0 && leader !== this.opts.nodeId) {
@@ -93,14 +125,27 @@ export class Router {
     }
   }
 
-  private async runLocal(groupId: GroupId, cmd: KeyedCommand, args: Buffer[]): Promise<{ kind: 'ok'; value: Reply } | HostError> {
+  private modeOf(policy: ReadPolicy): 'lease' | 'readIndex' | 'stale' | undefined {
+    switch (policy.consistency) {
+      case 'linearizable': return 'readIndex';
+      case 'lease': return 'lease';
+      case 'stale': return 'stale';
+      default: return undefined;
+    }
+  }
+
+  private async runLocal(
+    groupId: GroupId, cmd: KeyedCommand, args: Buffer[], mode?: 'lease' | 'readIndex' | 'stale',
+  ): Promise<{ kind: 'ok'; value: Reply } | HostError> {
     if (cmd.kind === 'write') {
       const outcome = await this.host.propose(groupId, encodeOp(args));
       if (outcome.kind !== 'ok') return outcome;
       return { kind: 'ok', value: outcome.value as Reply };
     }
-    const outcome = await this.host.read(groupId);
-    if (outcome.kind !== 'ok') return outcome;
+    if (mode !== 'stale') {
+      const outcome = await this.host.read(groupId, mode);
+      if (outcome.kind !== 'ok') return outcome;
+    }
     return { kind: 'ok', value: await cmd.read(this.readView(groupId, this.env.clock.nowMs()), args) };
   }
 
@@ -110,11 +155,14 @@ export class Router {
    * it may have been applied: the client gets an error and must treat the
    * outcome as unknown.
    */
-  private async forward(to: NodeId, groupId: GroupId, cmd: KeyedCommand, args: Buffer[], proto: ProtocolVersion, deadline: number): Promise<Reply | null> {
+  private async forward(
+    to: NodeId, groupId: GroupId, cmd: KeyedCommand, args: Buffer[], proto: ProtocolVersion, deadline: number, policy: ReadPolicy,
+  ): Promise<Reply | null> {
     const op = encodeOp(args);
     const payload = Buffer.allocUnsafe(6 + op.length);
     payload[0] = FORWARD_COMMAND;
-    payload[1] = proto;
+    // Low nibble: the client's protocol; high nibble: its read consistency.
+    payload[1] = proto | (CONSISTENCY_CODES.indexOf(policy.consistency) << 4);
     payload.writeUInt32LE(groupId, 2);
     op.copy(payload, 6);
     const timeoutMs = Math.max(1, deadline - this.env.clock.monotonicMs());
@@ -140,13 +188,14 @@ export class Router {
   ): Promise<Uint8Array> {
     const buf = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
     if (buf.length < 6 || buf[0] !== FORWARD_COMMAND) return Buffer.from([1]);
-    const proto = (buf[1] === 3 ? 3 : 2) as ProtocolVersion;
+    const proto = ((buf[1] & 0x0f) === 3 ? 3 : 2) as ProtocolVersion;
+    const consistency = CONSISTENCY_CODES[buf[1] >> 4] ?? 'default';
     const groupId = buf.readUInt32LE(2);
     const args = decodeOp(buf.subarray(6));
     const found = args.length > 0 ? lookup(args[0].toString('latin1').toLowerCase()) : undefined;
     if (!found) return Buffer.from([1]);
     if (!this.host.isLeader(groupId)) return Buffer.from([1]);
-    const reply = await this.route(groupId, found.slot, found.cmd, args, proto, true);
+    const reply = await this.route(groupId, found.slot, found.cmd, args, proto, true, { consistency, readonly: false });
     if (reply.kind === 'raw') return Buffer.concat([Buffer.from([0]), reply.bytes]);
     if (reply === NOT_SERVED_HERE) return Buffer.from([1]);
     return Buffer.concat([Buffer.from([0]), encodeReply(reply, proto)]);

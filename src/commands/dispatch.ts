@@ -6,6 +6,7 @@ import { COMMAND_DOCS, SUBCOMMAND_SPECS } from './docs.js';
 import { keySlot } from '../cluster/slot.js';
 import type { Placement } from '../cluster/placement.js';
 import type { Router } from '../cluster/router.js';
+import { readPolicyOf } from '../cluster/read-policy.js';
 import type { GroupId } from '../raft/types.js';
 import type { KeyedCommand } from './spec.js';
 import type { ServerCommand, ServerInfo } from './server.js';
@@ -109,6 +110,8 @@ export class Dispatcher {
 
   handle = (ctx: ClientContext, args: Buffer[]): Reply | Promise<Reply> => {
     this.info.stats.commandsProcessed++;
+    // ASKING covers only the command after it (raftis never answers -ASK, so it changes nothing else).
+    ctx.flags.delete('asking');
     const r = this.registry.resolve(args);
     if (!r.ok) {
       tx.flagDirty(ctx);
@@ -192,9 +195,10 @@ export class Dispatcher {
     const slots = positions.map((p) => keySlot(args[p]));
     const first = slots[0];
     if (slots.every((s) => s === first)) {
-      return this.router.route(this.placement.groupOfSlot(first), first, cmd, args, ctx.protocol);
+      return this.router.route(this.placement.groupOfSlot(first), first, cmd, args, ctx.protocol, false, readPolicyOf(ctx));
     }
-    if (cmd.combine === undefined || positions.some((p, i) => p !== i + 1)) return errCrossSlot();
+    // With -MOVED on, clients follow Redis Cluster's rule: every key in one slot.
+    if (this.router.redirectsMoved || cmd.combine === undefined || positions.some((p, i) => p !== i + 1)) return errCrossSlot();
     // Split `NAME k1 k2 ...` into one command per group, then combine the replies.
     const byGroup = new Map<GroupId, { slot: number; keys: Buffer[]; at: number[] }>();
     positions.forEach((p, i) => {
@@ -205,7 +209,7 @@ export class Dispatcher {
       part.at.push(i);
     });
     const groups = [...byGroup.values()];
-    const parts = groups.map((part) => this.router.route(this.placement.groupOfSlot(part.slot), part.slot, cmd, [args[0], ...part.keys], 2));
+    const parts = groups.map((part) => this.router.route(this.placement.groupOfSlot(part.slot), part.slot, cmd, [args[0], ...part.keys], 2, false, readPolicyOf(ctx)));
     return Promise.all(parts).then((raw) => {
       const replies = raw.map(asReply);
       const failed = replies.find((r) => r.kind === 'error');

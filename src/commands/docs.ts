@@ -1,4 +1,5 @@
 import type { ArgumentDoc, CommandDocs, CommandSpec } from './table.js';
+import { CLUSTER_DOCS, CLUSTER_SUBCOMMAND_SPECS } from '../cluster/docs.js';
 
 /**
  * COMMAND DOCS of every command raftis serves, in Redis 7.0's words where it
@@ -68,6 +69,7 @@ export const COMMAND_DOCS: Record<string, CommandDocs> = {
   'command|getkeys': { summary: 'Extract keys given a full Redis command', since: '2.8.13', group: 'server', complexity: 'O(N) where N is the number of arguments to the command', arguments: [str('command'), str('arg', { flags: ['optional', 'multiple'] })] },
   info: { summary: 'Get information and statistics about the server', since: '1.0.0', group: 'server', complexity: 'O(1)', arguments: [str('section', { flags: ['optional', 'multiple'] })] },
   dbsize: { summary: 'Return the number of keys in the selected database', since: '1.0.0', group: 'server', complexity: 'O(1)' },
+  ...CLUSTER_DOCS,
 };
 
 const expireOpts = (): ArgumentDoc => ({
@@ -187,4 +189,5 @@ export const SUBCOMMAND_SPECS: Record<string, Partial<Omit<CommandSpec, 'name'>>
   'config|get': { arity: -3, flags: ['admin', 'noscript', 'loading', 'stale'] },
   'config|set': { arity: -4, flags: ['admin', 'noscript', 'loading', 'stale'] },
   'config|resetstat': { arity: 2, flags: ['admin', 'noscript', 'loading', 'stale'] },
+  ...CLUSTER_SUBCOMMAND_SPECS,
 };

@@ -9,6 +9,7 @@ import { lower, parseInt64 } from './spec.js';
 import type { RuntimeConfig } from './config-params.js';
 import { clearTransaction } from './transactions.js';
 import { errAuthNotConfigured, errNoAuthHello, errNoSuchClient, errWrongPass } from '../resp/replies.js';
+import { clientConsistency } from '../cluster/read-policy.js';
 
 /** What the connection and server commands need to know about the node. */
 export interface ServerInfo {
@@ -215,6 +216,8 @@ function client(ctx: ClientContext, args: Buffer[], info: ServerInfo): Reply {
       return verbatim(info.clients().map((c) => clientLine(c, info.nowMs()) + '\n').join(''));
     case 'kill':
       return clientKill(ctx, args, info);
+    case 'consistency':
+      return clientConsistency(ctx, args);
     case 'no-evict':
     case 'no-touch':
       if (args.length !== 3) return errWrongArgs(`client|${sub}`);

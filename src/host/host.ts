@@ -159,6 +159,17 @@ export class Host {
     this.kick();
   }
 
+  /**
+   * Stops hosting a group (this node was removed from it): its waiting
+   * requests fail with `noGroup`. Its stored log and state stay on disk.
+   */
+  removeGroup(groupId: GroupId): void {
+    const rt = this.groups.get(groupId);
+    if (!rt) return;
+    this.groups.delete(groupId);
+    this.failAll(rt, { kind: 'noGroup' });
+  }
+
   groupIds(): GroupId[] {
     return [...this.groups.keys()];
   }

@@ -21,11 +21,15 @@ export class TestCluster {
   private readonly procs = new Map<number, ChildProcess>();
   private readonly args = new Map<number, string[]>();
   private readonly clients: Redis[] = [];
+  private readonly members: string;
+  private readonly extra: string[];
 
   constructor(readonly opts: ClusterOptions = {}) {
     this.dataDir = mkdtempSync(join(tmpdir(), 'raftis-it-'));
-    // Spread runs over the port space so parallel test files do not collide.
-    this.basePort = 20000 + Math.floor(Math.random() * 2000) * 10;
+    // Spread runs over the port space so parallel test files do not collide, and stay below
+    // the kernel's ephemeral range (32768+ on Linux): an outgoing connection's local port
+    // there can take a node's port first (seen as EADDRINUSE under load).
+    this.basePort = 20000 + Math.floor(Math.random() * 1270) * 10;
     const plan = planLocalCluster({
       nodes: opts.nodes ?? 3,
       basePort: this.basePort,
@@ -34,6 +38,23 @@ export class TestCluster {
       extra: ['--log-level', 'info', '--tick-ms', '20', ...(opts.extra ?? [])],
     });
     for (const n of plan.nodes) this.args.set(n.nodeId, n.args);
+    this.members = plan.members;
+    this.extra = ['--log-level', 'info', '--tick-ms', '20', ...(opts.extra ?? [])];
+  }
+
+  /**
+   * Plans a node that joins the running cluster (`--join yes`) and returns the
+   * arguments of RAFTIS ADD-NODE for it; start it with startNode.
+   */
+  planJoiningNode(nodeId: number): string[] {
+    const port = this.port(nodeId);
+    const peerPort = this.basePort + 5 + nodeId - 1;
+    this.args.set(nodeId, [
+      '--node-id', String(nodeId), '--port', String(port), '--peer-port', String(peerPort),
+      '--data-dir', join(this.dataDir, `node-${nodeId}`),
+      '--members', `${this.members},${nodeId}@127.0.0.1:${port}:${peerPort}`, '--join', 'yes', ...this.extra,
+    ]);
+    return [String(nodeId), '127.0.0.1', String(port), String(peerPort)];
   }
 
   port(nodeId: number): number {
