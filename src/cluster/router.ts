@@ -7,6 +7,7 @@ import type { KeyedCommand } from '../commands/spec.js';
 import { encodeOp, decodeOp } from '../commands/op-codec.js';
 import type { ReadContext } from '../commands/keyspace.js';
 import type { Placement } from './placement.js';
+import { TransportError } from '../transport/transport.js';
 
 /** What the router needs of the peer transport: an RPC to another node. */
 export interface ForwardChannel {
@@ -25,6 +26,10 @@ export interface RouterOptions {
 export type RawReply = Extract<Reply, { kind: 'raw' }>;
 
 const FORWARD_COMMAND = 1;
+/** What `errClusterDown()` says: the request was not run (no leader, or it surely failed). */
+const NOT_SERVED = 'CLUSTERDOWN The cluster is down';
+/** The request may have taken effect, but its result did not come back in time. */
+const OUTCOME_UNKNOWN = 'The request timed out';
 
 /**
  * Routes a keyed command to its group: served here when this node leads the
@@ -56,7 +61,11 @@ export class Router {
     for (;;) {
       const leader = this.host.leaderOf(groupId);
       if (this.host.isLeader(groupId)) {
-        const outcome = await this.runLocal(groupId, cmd, args);
+        // A proposal stays pending while its leader is cut off (it may still commit under the
+        // next leader), so the wait is bounded here: past the deadline the outcome is unknown.
+        if (this.env.clock.monotonicMs() >= deadline) return errClusterDown();
+        const outcome = await this.beforeDeadline(this.runLocal(groupId, cmd, args), deadline);
+        if (outcome === null) return errClusterDownReason(OUTCOME_UNKNOWN);
         if (outcome.kind === 'ok') return outcome.value;
         if (outcome.kind === 'stopped' || outcome.kind === 'noGroup') return errClusterDownReason('The node is shutting down');
         // notLeader / lost / dropped: leadership moved under us; retry below.
@@ -101,9 +110,30 @@ export class Router {
       const buf = Buffer.from(res.buffer, res.byteOffset, res.byteLength);
       if (buf[0] === 0) return { kind: 'raw', bytes: buf.subarray(1) };
       return null; // the other node could not serve it (not leader any more): retry
-    } catch {
-      return null;
+    } catch (err) {
+      // Retry only when the request surely never ran: after a timeout or a broken connection
+      // the leader may have proposed it, and running it twice would break linearizability.
+      const code = err instanceof TransportError ? err.code : 'remote';
+      if (code === 'unreachable' || code === 'unknownPeer' || code === 'closed' || code === 'tooLarge') return null;
+      return { kind: 'raw', bytes: encodeReply(errClusterDownReason(OUTCOME_UNKNOWN), proto) };
     }
+  }
+
+  /** Resolves with `work`'s result, or with null once the deadline passes first. */
+  private beforeDeadline<T>(work: Promise<T>, deadline: number): Promise<T | null> {
+    return new Promise((resolve, reject) => {
+      const timer = this.env.timers.after(deadline - this.env.clock.monotonicMs(), () => resolve(null));
+      work.then(
+        (value) => {
+          timer.cancel();
+          resolve(value);
+        },
+        (err: unknown) => {
+          timer.cancel();
+          reject(err);
+        },
+      );
+    });
   }
 
   /**
@@ -125,7 +155,8 @@ export class Router {
     if (!this.host.isLeader(groupId)) return Buffer.from([1]);
     const reply = await this.route(groupId, found.slot, found.cmd, args, proto, true);
     if (reply.kind === 'raw') return Buffer.concat([Buffer.from([0]), reply.bytes]);
-    if (reply.kind === 'error' && reply.message.startsWith('CLUSTERDOWN')) return Buffer.from([1]);
+    // Only a request that surely did not run may be retried by the sender (see `forward`).
+    if (reply.kind === 'error' && reply.message === NOT_SERVED) return Buffer.from([1]);
     return Buffer.concat([Buffer.from([0]), encodeReply(reply, proto)]);
   }
 

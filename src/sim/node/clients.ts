@@ -197,6 +197,7 @@ export class SimClient {
     const args = [Buffer.from(command.name.toUpperCase()), Buffer.from(command.key)];
     if (command.value !== undefined) args.push(Buffer.from(command.value));
     const invokeMs = this.world.nowMs;
+    if (this.world.tracing) this.world.trace(`${label} invokes ${args.map((a) => a.toString()).join(' ')}`);
     const flight: InFlight = { nodeId: node.nodeId, incarnation: node.incarnation!.number, done: false };
     this.busy = true;
     this.current = flight;
@@ -210,6 +211,11 @@ export class SimClient {
       this.schedule();
     };
     this.currentFinish = finish;
+    // DESIGN.md: a node cut off from its group's majority answers with an error within a
+    // bounded time. The router's bound is its request timeout (plus a retry and a round trip).
+    this.world.after(this.replyBoundMs, () => {
+      if (!flight.done) this.world.fail(`bounded reply: ${label} ${command.name.toUpperCase()} ${command.key} got no reply within ${this.replyBoundMs.toFixed(0)}ms`);
+    });
     this.world.after(this.options.timeoutMs, () => finish('timeout'));
     let result: Reply | Promise<Reply>;
     try {
@@ -236,6 +242,7 @@ export class SimClient {
     const completeMs = this.world.nowMs;
     const latency = completeMs - invokeMs;
     const text = typeof outcome === 'string' ? outcome : JSON.stringify(outcome);
+    if (this.world.tracing) this.world.trace(`${label} completes: ${text}`);
     h.lines.push(`${label} ${command.name} ${command.key} ${command.value ?? ''} [${invokeMs.toFixed(3)}..${completeMs.toFixed(3)}] ${text}`);
     if (outcome !== 'crash') {
       h.stats.latencyMaxMs = Math.max(h.stats.latencyMaxMs, latency);

@@ -81,15 +81,17 @@ export class SimNetwork {
 
   /**
    * Sends one packet from `from` to `to`. It is delivered, after a random delay, to whatever
-   * process is up at `to` then (a restarted node gets a late packet like any other).
+   * process is up at `to` then (a restarted node gets a late packet like any other). RPCs pass
+   * `mayDuplicate = false`: a request runs a command, and TCP never delivers one twice (Raft
+   * messages, by contrast, must survive duplicates, so they get them).
    */
-  post(from: NodeId, to: NodeId, deliver: (dest: SimTransport) => void): void {
+  post(from: NodeId, to: NodeId, deliver: (dest: SimTransport) => void, mayDuplicate = true): void {
     this.stats.packetsSent++;
     if (this.blocked.has(`${from}>${to}`) || (this.lossRate > 0 && this.random.chance(this.lossRate))) {
       this.stats.packetsDropped++;
       return;
     }
-    const copies = this.duplicateRate > 0 && this.random.chance(this.duplicateRate) ? 2 : 1;
+    const copies = mayDuplicate && this.duplicateRate > 0 && this.random.chance(this.duplicateRate) ? 2 : 1;
     if (copies === 2) this.stats.packetsDuplicated++;
     for (let i = 0; i < copies; i++) {
       this.world.after(this.delayMs(), () => {
@@ -183,6 +185,7 @@ export class SimTransport implements Transport {
     if (!this.inc.alive) return Promise.reject(new TransportError('closed', 'transport closed'));
     this.net.stats.requestsSent++;
     const requestId = this.requestSeq++;
+    if (this.net.world.tracing) this.net.world.trace(`rpc ${this.nodeId}->${to} #${requestId} sent (timeout ${timeoutMs.toFixed(0)}ms)`);
     const copy = Uint8Array.from(payload);
     return new Promise<Uint8Array>((resolve, reject) => {
       const entry: PendingRequest = { to, resolve, reject, settled: false };
@@ -193,7 +196,7 @@ export class SimTransport implements Transport {
         this.net.world.after(this.net.delayMs(), () => this.settle(requestId, new TransportError('unreachable', `node ${to} is down`)));
         return;
       }
-      this.net.post(this.nodeId, to, (dest) => dest.serveRequest(this.nodeId, this, requestId, copy));
+      this.net.post(this.nodeId, to, (dest) => dest.serveRequest(this.nodeId, this, requestId, copy), false);
     });
   }
 
@@ -202,6 +205,10 @@ export class SimTransport implements Transport {
     if (entry === undefined || entry.settled || !this.inc.alive) return;
     entry.settled = true;
     this.pending.delete(requestId);
+    if (this.net.world.tracing) {
+      const what = outcome instanceof TransportError ? outcome.code : `status ${outcome[0]}`;
+      this.net.world.trace(`rpc ${this.nodeId}->${entry.to} #${requestId} ${what}`);
+    }
     if (outcome instanceof TransportError) {
       this.net.stats.requestsFailed++;
       entry.reject(outcome);
@@ -218,7 +225,7 @@ export class SimTransport implements Transport {
       if (!this.inc.alive) return;
       this.net.post(this.nodeId, from, (dest) => {
         if (dest === requester) requester.settle(requestId, outcome);
-      });
+      }, false);
     };
     if (handler === null) {
       respond(new TransportError('remote', 'no request handler'));
