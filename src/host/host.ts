@@ -342,10 +342,16 @@ export class Host {
       updates.push(u);
       sync ||= rd.mustSync;
     }
-    // A snapshot's data must be installed before the log says we have it.
+    // A snapshot's data must be installed before the log says we have it, and be durable:
+    // this write drops the log entries it replaces, so a power loss that took the (unsynced)
+    // image away would leave the state machine behind a log that can no longer catch it up.
+    let installed = false;
     for (const [rt, rd] of readies) {
-      if (rd.snapshot) await this.sm.installSnapshot(rt.groupId, rd.snapshot.meta, rd.snapshot.data);
+      if (!rd.snapshot) continue;
+      await this.sm.installSnapshot(rt.groupId, rd.snapshot.meta, rd.snapshot.data);
+      installed = true;
     }
+    if (installed) await this.sm.sync();
     if (updates.length > 0) await this.logStore.write(updates, { sync });
 
     // 3. Acks and vote grants, now that what they promise is durable.
