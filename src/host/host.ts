@@ -138,7 +138,11 @@ export class Host {
 
   addGroup(spec: GroupSpec): void {
     if (this.groups.has(spec.groupId)) return;
-    const applied = this.sm.applied(spec.groupId);
+    // The state machine may be ahead of the durable log: a crash between installing a
+    // snapshot and the log write recording it. Its state is committed state, so Raft resumes
+    // from the log alone, and the entries the state machine already holds are skipped when
+    // they come again (see `cycle`).
+    const applied = Math.min(this.sm.applied(spec.groupId), persistedLastIndex(spec.persisted));
     const node = new RawNode({
       nodeId: this.opts.nodeId,
       groupId: spec.groupId,
@@ -358,12 +362,21 @@ export class Host {
     for (const [rt, rd] of readies) this.sendAll(rt, rd.messagesAfterPersist);
 
     // 4. Apply committed entries of all groups in one batch and answer waiters.
+    // Entries at or below the state machine's applied index are already in it (addGroup).
     const work: ApplyWork[] = [];
-    for (const [rt, rd] of readies) if (rd.committedEntries.length > 0) work.push({ groupId: rt.groupId, entries: rd.committedEntries });
+    const skipped = new Map<GroupId, number>();
+    for (const [rt, rd] of readies) {
+      if (rd.committedEntries.length === 0) continue;
+      const smApplied = this.sm.applied(rt.groupId);
+      const entries = rd.committedEntries.filter((e) => e.index > smApplied);
+      skipped.set(rt.groupId, rd.committedEntries.length - entries.length);
+      if (entries.length > 0) work.push({ groupId: rt.groupId, entries });
+    }
     const results = work.length > 0 ? await this.sm.apply(work) : new Map<GroupId, unknown[][]>();
     for (const [rt, rd] of readies) {
       const res = results.get(rt.groupId);
-      rd.committedEntries.forEach((e, i) => this.settleEntry(rt, e, res?.[i] ?? []));
+      const skip = skipped.get(rt.groupId) ?? 0;
+      rd.committedEntries.forEach((e, i) => this.settleEntry(rt, e, i < skip ? [] : res?.[i - skip] ?? []));
       for (const rs of rd.readStates) {
         const id = Buffer.from(rs.context.buffer, rs.context.byteOffset, rs.context.byteLength).readDoubleLE(0);
         const w = rt.reads.get(id);
@@ -467,7 +480,7 @@ export class Host {
       await this.sm.sync();
       const updates: HostLogUpdate[] = [];
       for (const rt of due) {
-        const applied = this.sm.applied(rt.groupId);
+        const applied = Math.min(this.sm.applied(rt.groupId), rt.node.status().applied);
         rt.node.compact(applied);
         // The compaction point becomes the log's start: a restart needs its index, term and membership.
         updates.push({ groupId: rt.groupId, snapshot: rt.node.compactionPoint(), compactTo: applied });
@@ -493,4 +506,11 @@ export class Host {
     const rt = this.groups.get(groupId);
     if (rt) this.failAll(rt, err);
   }
+}
+
+/** The last index of a persisted log (0 when there is none). */
+function persistedLastIndex(persisted: RaftPersistedState | undefined): number {
+  if (!persisted) return 0;
+  const last = persisted.entries[persisted.entries.length - 1];
+  return last ? last.index : persisted.snapshot?.index ?? 0;
 }

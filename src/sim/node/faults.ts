@@ -45,6 +45,18 @@ export class FaultInjector {
 
   start(): void {
     this.scheduleNext();
+    // Crashes right after a snapshot install or a compaction hit the windows between the
+    // state-machine write and the log write, which random crashes almost never do.
+    this.world.onInfo = (msg, fields) => {
+      if (!this.active || !this.options.crashes) return;
+      if (msg !== 'restored snapshot' && msg !== 'sent snapshot') return;
+      if (!this.random.chance(0.3)) return;
+      const node = this.nodes.find((n) => n.nodeId === fields.node);
+      if (node === undefined) return;
+      this.world.after(this.random.next() * 4, () => {
+        if (this.active && node.state === 'up') this.crash(node, `after '${msg}'`);
+      });
+    };
   }
 
   private scheduleNext(): void {
@@ -121,11 +133,15 @@ export class FaultInjector {
   }
 
   private crashOne(): void {
-    const down = this.nodes.filter((n) => n.state !== 'up').length;
-    if (down >= this.options.downMax) return;
     const up = this.nodes.filter((n) => n.state === 'up');
     if (up.length === 0) return;
-    const node = this.random.pick(up);
+    this.crash(this.random.pick(up), 'at random');
+  }
+
+  private crash(node: SimNodeProcess, why: string): void {
+    const down = this.nodes.filter((n) => n.state !== 'up').length;
+    if (down >= this.options.downMax) return;
+    this.world.trace(`crash of node ${node.nodeId} ${why}`);
     const powerLoss = this.random.chance(0.5);
     node.crash(powerLoss);
     this.stats.crashes++;

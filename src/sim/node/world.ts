@@ -30,6 +30,8 @@ export class SimWorld {
   failure: string | null = null;
   /** How often each info/warn message was logged by any node (e.g. 'sent snapshot'). */
   readonly logCounts = new Map<string, number>();
+  /** Called on every info line a node logs (the fault injector strikes at chosen moments). */
+  onInfo: (msg: string, fields: Record<string, unknown>) => void = () => {};
 
   constructor(readonly eventsMax: number, private readonly traceSink: ((line: string) => void) | null) {}
 
@@ -169,6 +171,7 @@ export function createSimLogger(world: SimWorld, bindings: Record<string, unknow
     debug() {},
     info(obj: object, msg: string) {
       world.logCounts.set(msg, (world.logCounts.get(msg) ?? 0) + 1);
+      world.onInfo(msg, { ...bindings, ...obj });
       if (world.tracing) world.trace(`${msg} ${fields(obj)}`);
     },
     warn(obj: object, msg: string) {
