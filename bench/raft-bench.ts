@@ -98,9 +98,13 @@ function runBench(batch: number, entries: number): BenchResult {
 function main(): void {
   const batches = [1, 8, 64, 512];
   const entries = Number(process.argv[2] ?? 100_000);
-  console.log(`raft bench: 3 nodes in one process, in-memory storage, instant network, ${PAYLOAD.length}-byte entries`);
+  console.log(`raft bench: 3 nodes in one process, in-memory storage, instant network, ${PAYLOAD.length}-byte entries, best of 3`);
   runBench(64, 10_000); // warm-up (JIT)
-  const rows = batches.map((batch) => runBench(batch, batch === 1 ? Math.min(entries, 50_000) : entries));
+  // Best of three runs per row: the machine is shared, and the best run is the least disturbed.
+  const rows = batches.map((batch) => {
+    const runs = [1, 2, 3].map(() => runBench(batch, batch === 1 ? Math.min(entries, 50_000) : entries));
+    return runs.reduce((best, run) => (run.seconds < best.seconds ? run : best));
+  });
   console.log('');
   console.log('proposals/cycle | entries | seconds | entries/s | Ready cycles/entry');
   console.log('--------------- | ------- | ------- | --------- | ------------------');

@@ -58,6 +58,8 @@ export class Progress {
   probeSent = false;
   /** Index of the snapshot in flight in snapshot state. */
   pendingSnapshot = 0;
+  /** Leader tick when the snapshot in flight was sent. */
+  snapshotSentTick = 0;
   recentActive = false;
   learner: boolean;
   readonly inflights: Inflights;

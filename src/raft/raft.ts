@@ -228,7 +228,7 @@ export class Raft {
     this.vote = this.id;
     this.role = Role.Candidate;
     // NB: our own vote is counted only once the hard state carrying it is durable
-    // (see onPersisted), so that a crash cannot make us vote twice in this term.
+    // (see onHardStatePersisted), so that a crash cannot make us vote twice in this term.
     this.logger.info(this.fields(), 'became candidate');
   }
 

@@ -5,6 +5,9 @@ import type { Raft } from './raft.js';
 import { type PendingRead, decodeRoundId, encodeRoundId } from './read-only.js';
 import { type Message, MessageType, NONE, type NodeId } from './types.js';
 
+/** Election timeouts after which an unreported snapshot is sent again. */
+export const SNAPSHOT_TIMEOUT_ELECTIONS = 10;
+
 /** Handles a message of the current term on the leader. */
 export function stepLeader(r: Raft, m: Message): void {
   switch (m.type) {
@@ -69,6 +72,7 @@ export function sendAppend(r: Raft, to: NodeId, sendIfEmpty = true): boolean {
 function sendSnapshot(r: Raft, to: NodeId): void {
   const pr = r.prs.get(to)!;
   pr.becomeSnapshot(r.log.applied);
+  pr.snapshotSentTick = r.tickCount;
   r.logger.info(r.fields({ to, applied: r.log.applied, firstIndex: r.log.firstIndex() }), 'sending snapshot');
   r.send(newMessage(MessageType.Snap, to, {
     snapshot: { meta: { index: 0, term: 0, confState: { voters: [], learners: [] } }, data: EMPTY_BYTES },
@@ -149,6 +153,13 @@ function handleHeartbeatResponse(r: Raft, m: Message): void {
   pr.recentActive = true;
   pr.probeSent = false;
   if (pr.state === 'replicate' && pr.inflights.full()) pr.inflights.freeFirstOne();
+  if (pr.state === 'snapshot' && r.tickCount - pr.snapshotSentTick >= SNAPSHOT_TIMEOUT_ELECTIONS * r.electionTicks) {
+    // The host should report every snapshot (reportSnapshot); should a report
+    // never come, a follower that is alive but still lacks it gets another.
+    r.logger.warn(r.fields({ to: m.from, pendingSnapshot: pr.pendingSnapshot }), 'snapshot never reported: retrying');
+    pr.pendingSnapshot = 0;
+    pr.becomeProbe();
+  }
   if (pr.match < r.log.lastIndex() || pr.match < r.log.committed) sendAppend(r, m.from);
   const roundId = decodeRoundId(m.context);
   if (roundId !== null && !pr.learner) ackRound(r, roundId, m.from);

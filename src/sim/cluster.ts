@@ -14,6 +14,7 @@ import { EventQueue } from './event-queue.js';
 import { InvariantChecker, violation } from './invariants.js';
 import { decodeCommand, encodeCommand } from './kv.js';
 import { LogView } from './log-view.js';
+import { SimNetwork } from './network.js';
 import { SimStorage, copyConf } from './storage.js';
 
 export interface ClusterConfig {
@@ -94,21 +95,17 @@ export class SimCluster {
   nowMs = 0;
   readonly nodes = new Map<NodeId, SimNode>();
   readonly invariants = new InvariantChecker();
-  /** Directed links that drop everything: `${from}>${to}`. */
-  readonly blocked = new Set<string>();
-  lossRate = 0;
-  duplicateRate = 0;
+  readonly network: SimNetwork;
   readonly bootstrapVoters: NodeId[];
   stats: ClusterStats = {
     events: 0, messagesSent: 0, messagesDropped: 0, crashes: 0, restarts: 0, snapshotsSent: 0,
     snapshotsInstalled: 0, compactions: 0, confChangesApplied: 0,
   };
   opSink: OpSink | null = null;
-  private readonly netRandom: SeededRandom;
   private readonly diskRandom: SeededRandom;
 
   constructor(readonly config: ClusterConfig, private readonly random: SeededRandom) {
-    this.netRandom = random.fork('network');
+    this.network = new SimNetwork(this, random.fork('network'), config);
     this.diskRandom = random.fork('disk');
     this.bootstrapVoters = [];
     for (let nodeId = 1; nodeId <= config.voters; nodeId++) this.bootstrapVoters.push(nodeId);
@@ -266,7 +263,7 @@ export class SimCluster {
     }
     // 1. Messages may go out at once. Snap messages get the state-machine image now: the state
     //    machine is exactly at the leader's applied index until this Ready's entries are applied.
-    for (const message of ready.messages) this.send(node, this.fillSnapshot(node, message));
+    for (const message of ready.messages) this.network.send(node, this.fillSnapshot(node, message));
     // 2. Persist, asynchronously. A crash before this completes loses the whole Ready.
     const work = ready.snapshot !== null || ready.entries.length > 0 || ready.hardState !== null;
     const delayMs = work ? this.diskRandom.next() * this.config.persistDelayMsMax : 0;
@@ -310,7 +307,7 @@ export class SimCluster {
     storage.append(ready.entries);
     if (ready.hardState !== null) storage.hardState = { ...ready.hardState };
     // 3. Acknowledgements only once durable.
-    for (const message of ready.messagesAfterPersist) this.send(node, this.fillSnapshot(node, message));
+    for (const message of ready.messagesAfterPersist) this.network.send(node, this.fillSnapshot(node, message));
     // 4. Apply, then serve the reads whose index is applied.
     for (const entry of ready.committedEntries) {
       const command = kv.apply(entry);
@@ -368,58 +365,6 @@ export class SimCluster {
       gone.removed = true;
       this.trace(`node ${nodeId} removed`);
     }
-  }
-
-  // ---- network ------------------------------------------------------------------------------
-
-  private send(from: SimNode, message: Message): void {
-    this.stats.messagesSent++;
-    const to = message.to;
-    const random = this.netRandom;
-    const fromEpoch = from.epoch;
-    if (this.blocked.has(`${from.nodeId}>${to}`) || random.chance(this.lossRate)) {
-      this.stats.messagesDropped++;
-      this.undeliverable(from, fromEpoch, message);
-      return;
-    }
-    const copies = random.chance(this.duplicateRate) ? 2 : 1;
-    for (let copy = 0; copy < copies; copy++) {
-      const delayMs = this.config.netDelayMsMin + random.next() * (this.config.netDelayMsMax - this.config.netDelayMsMin);
-      this.after(delayMs, () => this.deliver(from, fromEpoch, message));
-    }
-  }
-
-  private deliver(from: SimNode, fromEpoch: number, message: Message): void {
-    const target = this.nodes.get(message.to);
-    if (target === undefined || !target.alive) {
-      this.stats.messagesDropped++;
-      this.undeliverable(from, fromEpoch, message);
-      return;
-    }
-    // The receiver gets its own copy, as it would from the wire.
-    target.raw!.step({ ...message, entries: message.entries.slice() });
-    this.afterInput(target);
-    if (message.type === MessageType.Snap) this.reportSnapshot(from, fromEpoch, message.to, true);
-  }
-
-  /** The sender learns (as a transport would) that a message did not get through. */
-  private undeliverable(from: SimNode, fromEpoch: number, message: Message): void {
-    if (message.type === MessageType.Snap) this.reportSnapshot(from, fromEpoch, message.to, false);
-    else if (message.type === MessageType.App && this.netRandom.chance(0.3)) {
-      this.after(this.config.netDelayMsMax, () => {
-        if (from.epoch !== fromEpoch || !from.alive) return;
-        from.raw!.reportUnreachable(message.to);
-        this.afterInput(from);
-      });
-    }
-  }
-
-  private reportSnapshot(from: SimNode, fromEpoch: number, to: NodeId, ok: boolean): void {
-    this.after(this.config.netDelayMsMax, () => {
-      if (from.epoch !== fromEpoch || !from.alive) return;
-      from.raw!.reportSnapshot(to, ok);
-      this.afterInput(from);
-    });
   }
 
   // ---- clients ------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ export function run(seed: number, steps: number, net = new Network([1, 2, 3, 4, 
   net.drop = (m: Message) => partitioned.includes(m.from) !== partitioned.includes(m.to) || rnd.chance(dropRate);
   let proposals = 0;
   const readFloor = new Map<string, number>();
+  const committed = new Map<number, { term: number; seenInTerm: number }>();
   let readsServed = 0;
   const ids = [...net.members.keys()];
   for (let step = 0; step < steps; step++) {
@@ -83,6 +84,7 @@ export function run(seed: number, steps: number, net = new Network([1, 2, 3, 4, 
       }
     }
     checkStateMachineSafety(net);
+    checkLeaderCompleteness(net, committed);
     for (const id of ids) {
       for (const rs of net.get(id).readStates.splice(0)) {
         const ctx = new TextDecoder().decode(rs.context);
@@ -109,3 +111,41 @@ export function checkStateMachineSafety(net: Network): void {
   for (const sm of sms) assert.deepEqual(sm, longest.slice(0, sm.length), 'state machines diverged');
 }
 
+
+interface LogView {
+  term(index: number): number | undefined;
+  committed: number;
+  snapIndex: number;
+  lastIndex(): number;
+}
+
+/** Reaches into the core's log: tests only. */
+function logOf(net: Network, id: number): LogView {
+  return (net.node(id) as unknown as { raft: { log: LogView } }).raft.log;
+}
+
+/**
+ * Leader completeness (§5.4): an entry committed in term T is in the log of
+ * every leader of a term > T (unless compacted). `committed` maps an index to
+ * its entry's term and the term of the node that first saw it committed (>= T).
+ */
+export function checkLeaderCompleteness(net: Network, committed: Map<number, { term: number; seenInTerm: number }>): void {
+  for (const id of net.members.keys()) {
+    const log = logOf(net, id);
+    const nodeTerm = net.node(id).status().term;
+    for (let i = Math.max(log.snapIndex + 1, 1); i <= log.committed; i++) {
+      const t = log.term(i)!;
+      const seen = committed.get(i);
+      assert.ok(seen === undefined || seen.term === t, `node ${id}: committed entry ${i} has term ${t}, elsewhere ${seen?.term}`);
+      if (seen === undefined) committed.set(i, { term: t, seenInTerm: nodeTerm });
+    }
+  }
+  for (const id of net.leaders()) {
+    const log = logOf(net, id);
+    const leaderTerm = net.node(id).status().term;
+    for (const [i, c] of committed) {
+      if (i <= log.snapIndex || leaderTerm <= c.seenInTerm) continue;
+      assert.equal(log.term(i), c.term, `leader ${id} (term ${leaderTerm}) lacks committed entry ${i}/${c.term}`);
+    }
+  }
+}

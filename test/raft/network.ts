@@ -68,6 +68,8 @@ export class Network {
   private queue: Message[] = [];
   /** Return true to drop a message. */
   drop: (m: Message) => boolean = () => false;
+  /** Whether delivering (or dropping) a Snap reports it to the sender, as a transport would. */
+  reportSnapshots = true;
   private readonly random: SeededRandom;
   /** Set false to hold Readies (the node does not persist or advance). */
   readonly autoReady = new Map<NodeId, boolean>();
@@ -223,7 +225,7 @@ export class Network {
     for (const msg of batch) {
       const dropped = this.drop(msg);
       // The transport reports how a snapshot stream ended.
-      if (msg.type === MessageType.Snap) this.members.get(msg.from)?.node.reportSnapshot(msg.to, !dropped);
+      if (msg.type === MessageType.Snap && this.reportSnapshots) this.members.get(msg.from)?.node.reportSnapshot(msg.to, !dropped);
       if (dropped) continue;
       const to = this.members.get(msg.to);
       if (to !== undefined) to.node.step(msg);

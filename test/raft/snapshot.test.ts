@@ -115,3 +115,20 @@ test('restart after installing a snapshot resumes from it', () => {
   net.tickAll(2);
   assert.deepEqual(net.get(3).sm, net.get(1).sm);
 });
+
+test('a snapshot that is never reported is sent again after 10 election timeouts', () => {
+  const net = new Network([1, 2, 3]);
+  lagAndCompact(net);
+  net.heal();
+  net.reportSnapshots = false;
+  let dropSnaps = true;
+  net.drop = (m) => dropSnaps && m.type === MessageType.Snap;
+  net.tickAll(5);
+  assert.equal(net.node(1).status().progress!.get(3)!.state, 'snapshot');
+  dropSnaps = false;
+  net.tickAll(90);
+  assert.equal(net.node(1).status().progress!.get(3)!.state, 'snapshot');
+  net.tickAll(10);
+  assert.equal(net.node(1).status().progress!.get(3)!.state, 'replicate');
+  assert.deepEqual(net.get(3).sm, net.get(1).sm);
+});

@@ -45,7 +45,7 @@ test('regression seeds pass', () => {
 });
 
 test('a short sweep of fresh seeds passes', () => {
-  for (let seed = 1000; seed < 1060; seed++) {
+  for (let seed = 1000; seed < 1200; seed++) {
     const result = runSimulation(options(seed));
     assert.ok(result.ok, `${result.params}\n${result.summary}\n${result.failure}`);
     assert.ok(result.history.length > 0, `seed ${seed}: no client operation completed`);
