@@ -147,8 +147,9 @@ export async function createNode(env: Env, config: NodeConfig): Promise<Node> {
       log.info({ port: boundPort, peerPort: config.peerPort, groups: localGroups.length, dataDir: config.dataDir }, 'raftis node ready');
     },
     async stop() {
-      // Stop accepting, let in-flight requests finish, then close storage.
-      await server!.close();
+      // Stop accepting and reading, let in-flight requests finish (up to the
+      // request timeout), then stop the groups and close storage.
+      await server!.close(config.requestTimeoutMs);
       await host.stop();
       await transport.close();
       await logStore.close();

@@ -84,5 +84,5 @@ export const SUBCOMMAND_SPECS: Record<string, Partial<Omit<CommandSpec, 'name'>>
   'command|info': { arity: -2, flags: ['loading', 'stale'] },
   'command|docs': { arity: -2, flags: ['loading', 'stale'] },
   'command|list': { arity: -2, flags: ['loading', 'stale'] },
-  'command|getkeys': { arity: -3, flags: ['loading', 'stale'] },
+  'command|getkeys': { arity: -4, flags: ['loading', 'stale'] },
 };

@@ -142,7 +142,6 @@ function command(_ctx: ClientContext, args: Buffer[], info: ServerInfo): Reply {
     case 'list':
       return info.commandList();
     case 'getkeys':
-      if (args.length < 3) return errWrongArgs('command|getkeys');
       return info.commandGetKeys(args.slice(2));
     default:
       return errUnknownSubcommand('command', args[1]);

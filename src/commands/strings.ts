@@ -1,5 +1,5 @@
 import { bulk, integer, ok, nullBulk, type Reply } from '../resp/encoder.js';
-import { errInvalidExpireTime, errNotInteger, errOverflow, errSyntax, errWrongType } from '../resp/replies.js';
+import { errDecrementOverflow, errInvalidExpireTime, errNotInteger, errOverflow, errSyntax, errWrongType } from '../resp/replies.js';
 import { lookup, ValueType, type WriteContext } from './keyspace.js';
 import { INT64_MAX, INT64_MIN, lower, parseInt64, toReplyInt, type KeyedCommand } from './spec.js';
 
@@ -119,7 +119,7 @@ function incrementBy(ctx: WriteContext, key: Buffer, by: bigint): Reply {
 function byArgument(args: Buffer[], negate: boolean): bigint | Reply {
   const n = parseInt64(args[2]);
   if (n === undefined) return errNotInteger();
-  if (negate && n === INT64_MIN) return errOverflow();
+  if (negate && n === INT64_MIN) return errDecrementOverflow();
   return negate ? -n : n;
 }
 

@@ -133,7 +133,7 @@ export class Host {
     private readonly sm: HostStateMachine,
     private readonly transport: HostTransport,
   ) {
-    this.log = env.logger.child({ node: opts.nodeId });
+    this.log = env.logger;
   }
 
   addGroup(spec: GroupSpec): void {
@@ -141,7 +141,7 @@ export class Host {
     // The state machine may be ahead of the durable log: a crash between installing a
     // snapshot and the log write recording it. Its state is committed state, so Raft resumes
     // from the log alone, and the entries the state machine already holds are skipped when
-    // they come again (see `cycle`).
+    // they come again (see `applyAndSettle`).
     const applied = Math.min(this.sm.applied(spec.groupId), persistedLastIndex(spec.persisted));
     const node = new RawNode({
       nodeId: this.opts.nodeId,
@@ -152,7 +152,7 @@ export class Host {
       heartbeatTicks: this.opts.heartbeatTicks,
       leaseDriftTicks: this.opts.leaseDriftTicks,
       random: this.env.random.fork(`group-${spec.groupId}`),
-      logger: this.log.child({ group: spec.groupId }),
+      logger: this.log,
       persisted: spec.persisted,
       applied,
       preVote: true,
@@ -252,8 +252,8 @@ export class Host {
 
   /** True when a lease read may be served at once: valid lease and everything committed is applied. */
   private leaseReadable(rt: GroupRuntime): boolean {
-    const st = rt.node.status();
-    return st.leaseValid && this.sm.applied(rt.groupId) >= st.commit;
+    const index = rt.node.leaseReadIndex();
+    return index >= 0 && this.sm.applied(rt.groupId) >= index;
   }
 
   private tickAll(): void {
@@ -356,27 +356,32 @@ export class Host {
       installed = true;
     }
     if (installed) await this.sm.sync();
+
+    // Committed entries that were already durable here before this Ready (all of
+    // them, unless this Ready also carries new entries or a snapshot) are applied
+    // while the log write runs, and their clients answered as soon as that is done.
+    const early: ApplyWork[] = [];
+    const late: ApplyWork[] = [];
+    for (const [rt, rd] of readies) {
+      if (rd.committedEntries.length === 0) continue;
+      const firstNew = rd.snapshot ? 0 : rd.entries.length > 0 ? rd.entries[0].index : Infinity;
+      const cut = rd.committedEntries.findIndex((e) => e.index >= firstNew);
+      const split = cut === -1 ? rd.committedEntries.length : cut;
+      if (split > 0) early.push({ groupId: rt.groupId, entries: rd.committedEntries.slice(0, split) });
+      if (split < rd.committedEntries.length) late.push({ groupId: rt.groupId, entries: rd.committedEntries.slice(split) });
+    }
+    const earlyApplied = early.length > 0 ? this.applyAndSettle(early) : Promise.resolve();
+    // Awaited below; this keeps a failure from being reported as unhandled meanwhile.
+    earlyApplied.catch(() => {});
     if (updates.length > 0) await this.logStore.write(updates, { sync });
 
     // 3. Acks and vote grants, now that what they promise is durable.
     for (const [rt, rd] of readies) this.sendAll(rt, rd.messagesAfterPersist);
 
-    // 4. Apply committed entries of all groups in one batch and answer waiters.
-    // Entries at or below the state machine's applied index are already in it (addGroup).
-    const work: ApplyWork[] = [];
-    const skipped = new Map<GroupId, number>();
+    // 4. Apply the rest (entries persisted by this very write), in order after the early ones.
+    await earlyApplied;
+    if (late.length > 0) await this.applyAndSettle(late);
     for (const [rt, rd] of readies) {
-      if (rd.committedEntries.length === 0) continue;
-      const smApplied = this.sm.applied(rt.groupId);
-      const entries = rd.committedEntries.filter((e) => e.index > smApplied);
-      skipped.set(rt.groupId, rd.committedEntries.length - entries.length);
-      if (entries.length > 0) work.push({ groupId: rt.groupId, entries });
-    }
-    const results = work.length > 0 ? await this.sm.apply(work) : new Map<GroupId, unknown[][]>();
-    for (const [rt, rd] of readies) {
-      const res = results.get(rt.groupId);
-      const skip = skipped.get(rt.groupId) ?? 0;
-      rd.committedEntries.forEach((e, i) => this.settleEntry(rt, e, i < skip ? [] : res?.[i - skip] ?? []));
       for (const rs of rd.readStates) {
         const id = Buffer.from(rs.context.buffer, rs.context.byteOffset, rs.context.byteLength).readDoubleLE(0);
         const w = rt.reads.get(id);
@@ -397,6 +402,28 @@ export class Host {
       this.serveReads(rt);
     }
     await this.maybeCompact();
+  }
+
+  /**
+   * Applies committed entries of several groups in one batch and answers their proposers.
+   * Entries at or below a group's applied index are already in the state machine (addGroup).
+   */
+  private async applyAndSettle(work: ApplyWork[]): Promise<void> {
+    const fresh: ApplyWork[] = [];
+    const skipped = new Map<GroupId, number>();
+    for (const w of work) {
+      const applied = this.sm.applied(w.groupId);
+      const entries = w.entries.filter((e) => e.index > applied);
+      skipped.set(w.groupId, w.entries.length - entries.length);
+      if (entries.length > 0) fresh.push({ groupId: w.groupId, entries });
+    }
+    const results = fresh.length > 0 ? await this.sm.apply(fresh) : new Map<GroupId, unknown[][]>();
+    for (const w of work) {
+      const rt = this.groups.get(w.groupId)!;
+      const res = results.get(w.groupId);
+      const skip = skipped.get(w.groupId) ?? 0;
+      w.entries.forEach((e, i) => this.settleEntry(rt, e, i < skip ? [] : res?.[i - skip] ?? []));
+    }
   }
 
   private noteSoftState(rt: GroupRuntime, rd: Ready): void {

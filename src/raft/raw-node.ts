@@ -221,6 +221,15 @@ export class RawNode implements RawNodeApi {
     return { index: log.snapIndex, term: log.snapTerm, confState: confStateAt(this.raft, log.snapIndex) };
   }
 
+  /**
+   * The commit index a lease read may be served at, or -1 when the lease does
+   * not hold (not leader, no own-term commit yet, or expired). Cheap: the host
+   * asks on every read.
+   */
+  leaseReadIndex(): number {
+    return this.raft.leaseValid() ? this.raft.log.committed : -1;
+  }
+
   status(): RaftStatus {
     const r = this.raft;
     let progress: Map<NodeId, ProgressStatus> | null = null;

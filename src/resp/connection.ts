@@ -134,6 +134,15 @@ export class Connection implements ClientContext {
     this.beginClosing();
   }
 
+  /**
+   * Graceful close for server shutdown: reads no more requests, writes every
+   * reply still owed (as they resolve), then ends the connection.
+   */
+  drain(): void {
+    this.beginClosing();
+    this.flush();
+  }
+
   /** Closes the connection now, dropping queued replies. */
   destroy(): void {
     this.socket.destroy();

@@ -43,6 +43,8 @@ export const errSyntax = (): Reply => err('ERR syntax error');
 export const errWrongType = (): Reply => err('WRONGTYPE Operation against a key holding the wrong kind of value');
 export const errNotInteger = (): Reply => err('ERR value is not an integer or out of range');
 export const errOverflow = (): Reply => err('ERR increment or decrement would overflow');
+/** DECRBY with the most negative int64, which cannot be negated. */
+export const errDecrementOverflow = (): Reply => err('ERR decrement would overflow');
 export const errNotFloat = (): Reply => err('ERR value is not a valid float');
 export const errIncrNanOrInf = (): Reply => err('ERR increment would produce NaN or Infinity');
 export const errDbIndexOutOfRange = (): Reply => err('ERR DB index is out of range');

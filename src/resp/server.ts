@@ -29,8 +29,12 @@ export interface RespServer {
   address(): { host: string; port: number };
   /** Connected clients, oldest first. */
   clients(): ClientContext[];
-  /** Stops accepting, destroys every connection, resolves when the listener is closed. */
-  close(): Promise<void>;
+  /**
+   * Stops accepting and reading; clients get the replies they are owed for up
+   * to `graceMs` (default 0), then every connection still open is destroyed.
+   * Resolves when the listener is closed.
+   */
+  close(graceMs?: number): Promise<void>;
 }
 
 /** Creates (but does not start) a RESP server. */
@@ -81,9 +85,13 @@ export function createRespServer(opts: RespServerOptions): RespServer {
       return { host: a.address, port: a.port };
     },
     clients: () => [...connections.values()],
-    close: () => new Promise<void>((resolve) => {
-      server.close(() => resolve());
+    close: async (graceMs = 0) => {
+      const listenerClosed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const conn of connections.values()) conn.drain();
+      const deadline = Date.now() + graceMs;
+      while (connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
       for (const conn of connections.values()) conn.destroy();
-    }),
+      await listenerClosed;
+    },
   };
 }

@@ -104,6 +104,14 @@ export class TestCluster {
     return 0;
   }
 
+  /** Resolves with the node process's exit code once it exits. */
+  exitCode(nodeId: number): Promise<number | null> {
+    const p = this.procs.get(nodeId);
+    if (!p) return Promise.resolve(null);
+    if (p.exitCode !== null) return Promise.resolve(p.exitCode);
+    return new Promise((resolve) => p.once('exit', (code) => resolve(code)));
+  }
+
   kill(nodeId: number, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
     const p = this.procs.get(nodeId);
     if (!p) return Promise.resolve();

@@ -93,6 +93,8 @@ test('a lease read needs no round trip once the lease holds, and only while it h
   net.stabilize();
   assert.equal(heartbeats(net).length, 2);
   assert.equal(net.node(1).status().leaseValid, true);
+  assert.equal(net.node(1).leaseReadIndex(), net.node(1).status().commit, 'the lease read index is the commit index');
+  assert.equal(net.node(2).leaseReadIndex(), -1, 'a follower holds no lease');
   net.clearSent();
   net.node(1).readIndex(bytes('r1'), 'lease');
   const rd = net.handleReady(1)!;
@@ -104,6 +106,7 @@ test('a lease read needs no round trip once the lease holds, and only while it h
   assert.equal(net.node(1).status().leaseValid, true);
   net.node(1).tick();
   assert.equal(net.node(1).status().leaseValid, false);
+  assert.equal(net.node(1).leaseReadIndex(), -1, 'no lease read index once the lease expired');
   net.clearSent();
   net.node(1).readIndex(bytes('r2'), 'lease');
   net.stabilize();
