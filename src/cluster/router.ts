@@ -39,6 +39,9 @@ const OUTCOME_UNKNOWN = 'The request timed out';
  * then answered with -CLUSTERDOWN rather than hanging.
  */
 export class Router {
+  /** The node that last served a group this node does not replicate. */
+  private readonly remoteLeaders = new Map<GroupId, NodeId>();
+
   constructor(
     private readonly env: Env,
     private readonly opts: RouterOptions,
@@ -58,8 +61,8 @@ export class Router {
     forwarded = false,
   ): Promise<Reply | RawReply> {
     const deadline = this.env.clock.monotonicMs() + this.opts.requestTimeoutMs;
-    for (;;) {
-      const leader = this.host.leaderOf(groupId);
+    for (let attempt = 0; ; attempt++) {
+      const leader = this.host.leaderOf(groupId) || this.remoteLeaderGuess(groupId, attempt);
       if (this.host.isLeader(groupId)) {
         // A proposal stays pending while its leader is cut off (it may still commit under the
         // next leader), so the wait is bounded here: past the deadline the outcome is unknown.
@@ -75,7 +78,11 @@ export class Router {
           if (addr) return errMoved(slot, addr.host, addr.port);
         } else {
           const r = await this.forward(leader, groupId, args, proto, deadline);
-          if (r !== null) return r;
+          if (r !== null) {
+            this.remoteLeaders.set(groupId, leader);
+            return r;
+          }
+          this.remoteLeaders.delete(groupId);
         }
       } else if (forwarded && leader !== 0 && leader !== this.opts.nodeId) {
         // Leadership moved while the request was in flight; the sender will retry.
@@ -84,6 +91,19 @@ export class Router {
       if (this.env.clock.monotonicMs() >= deadline) return errClusterDown();
       await this.sleep(this.opts.retryMs);
     }
+  }
+
+  /**
+   * Where to forward a command for a group this node does not replicate (its host knows no
+   * leader for it): the node that last served it, else each replica in turn — a replica
+   * that is not the leader answers "not served" and the next one is tried.
+   */
+  private remoteLeaderGuess(groupId: GroupId, attempt: number): NodeId {
+    if (this.opts.redirect !== 'forward' || this.host.raft(groupId) !== undefined) return 0;
+    const known = this.remoteLeaders.get(groupId);
+    if (known !== undefined) return known;
+    const replicas = (this.placement.group(groupId)?.replicas ?? []).filter((n) => n !== this.opts.nodeId);
+    return replicas.length === 0 ? 0 : replicas[(groupId + attempt) % replicas.length];
   }
 
   private async runLocal(groupId: GroupId, cmd: KeyedCommand, args: Buffer[]): Promise<{ kind: 'ok'; value: Reply } | HostError> {

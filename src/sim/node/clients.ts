@@ -113,6 +113,7 @@ export class SimClient {
   private current: InFlight | null = null;
   private currentFinish: ((reply: ClientReply | 'timeout' | 'crash') => void) | null = null;
   private readonly ctx: ClientContext;
+  private probes: Array<{ node: SimNodeProcess; key: string }> = [];
 
   constructor(
     readonly clientId: number,
@@ -184,15 +185,32 @@ export class SimClient {
     return { name: r < 0.9 ? 'get' : 'del', key, counter };
   }
 
+  /**
+   * Makes this client a prober: it GETs every key through every node, in turn, until each
+   * pair has been answered once ("any node answers any command", DESIGN.md).
+   */
+  probeAll(keys: readonly string[]): void {
+    this.probes = [];
+    for (const node of this.nodes) for (const key of keys) this.probes.push({ node, key });
+  }
+
+  /** Probes not yet answered (0 for a client that does not probe). */
+  get probesLeft(): number {
+    return this.probes.length;
+  }
+
   private issue(): void {
     if (this.stopped) return;
-    const node = this.pickNode();
+    const probe = this.probes.length > 0 ? this.probes[0] : null;
+    const node = probe !== null ? (probe.node.state === 'up' ? probe.node : null) : this.pickNode();
     if (node === null) {
       this.world.after(50, () => this.issue());
       return;
     }
     this.opSeq++;
-    const command = this.pickCommand();
+    const command: Command = probe !== null
+      ? { name: 'get', key: probe.key, counter: this.keys.counters.includes(probe.key) }
+      : this.pickCommand();
     const label = `c${this.clientId}#${this.opSeq}@n${node.nodeId}`;
     const args = [Buffer.from(command.name.toUpperCase()), Buffer.from(command.key)];
     if (command.value !== undefined) args.push(Buffer.from(command.value));
@@ -273,6 +291,8 @@ export class SimClient {
     }
     const bad = (): void => this.world.fail(`unexpected reply to ${label} ${command.name.toUpperCase()} ${command.key}: ${JSON.stringify(known)}`);
     if (this.healed) this.okSinceHeal++;
+    const probe = this.probes[0];
+    if (probe !== undefined && probe.key === command.key && label.endsWith(`@n${probe.node.nodeId}`)) this.probes.shift();
     if (isRead) h.stats.readsOk++;
     else h.stats.writesOk++;
     if (command.counter) {

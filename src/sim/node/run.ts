@@ -178,9 +178,18 @@ export async function runNodeSim(options: NodeSimOptions): Promise<NodeSimResult
       phase = 'liveness';
       faults.healAll();
       for (const c of clients) c.markHeal();
+      // One more client checks that every node answers for every key (DESIGN.md: any node
+      // answers any command), whether or not it replicates the key's group.
+      const prober = new SimClient(0, world, clientRandom.fork('prober'), nodes, keys, {
+        timeoutMs: CLIENT_TIMEOUT_MS, thinkMsMax: 10, wanderChance: 0,
+      }, history, replyBoundMs, 0);
+      prober.probeAll([...keys.registers, ...keys.counters]);
+      prober.markHeal();
+      prober.start();
+      clients.push(prober);
       const healedMs = world.nowMs;
       const live = await world.runUntil(healedMs + LIVENESS_MS, () =>
-        leadersAgreed(nodes, options.groups) && clients.every((c) => c.okSinceHeal >= 2));
+        leadersAgreed(nodes, options.groups) && clients.every((c) => c.okSinceHeal >= 2 && c.probesLeft === 0));
       if (!live && world.failure === null) {
         world.fail(`liveness: ${LIVENESS_MS}ms after healing, ${describeLiveness(nodes, options.groups, clients)}`);
       }
@@ -251,6 +260,8 @@ function describeLiveness(nodes: readonly SimNodeProcess[], groups: number, clie
     parts.push(`group ${g} [${views.join(' ')}]`);
   }
   parts.push(`clients ok since heal: ${clients.map((c) => `c${c.clientId}=${c.okSinceHeal}`).join(' ')}`);
+  const probesLeft = clients.reduce((n, c) => n + c.probesLeft, 0);
+  if (probesLeft > 0) parts.push(`${probesLeft} (node, key) probes never answered`);
   return parts.join('; ');
 }
 
