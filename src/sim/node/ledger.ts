@@ -6,8 +6,9 @@
  *   also when a node re-applies entries after a power loss took its state machine back.
  */
 import type { ApplyWork, HostStateMachine } from '../../host/host.js';
+import { decodeEntryBatch } from '../../host/entry-batch.js';
 import type { KvStateMachine } from '../../commands/apply.js';
-import { Role, type GroupId, type NodeId, type SnapshotMeta } from '../../raft/types.js';
+import { EntryType, Role, type GroupId, type NodeId, type SnapshotMeta } from '../../raft/types.js';
 import { encodeReply, type Reply } from '../../resp/encoder.js';
 import type { SimWorld } from './world.js';
 
@@ -21,6 +22,8 @@ interface AppliedEntry {
 export interface LedgerStats {
   leaderships: number;
   entriesApplied: number;
+  /** Most client ops in one entry (the host batches the proposals of one turn). */
+  opsPerEntryMax: number;
 }
 
 export class ApplyLedger {
@@ -28,7 +31,7 @@ export class ApplyLedger {
   private readonly applied = new Map<string, AppliedEntry>();
   /** Highest term with a leader, per group. */
   readonly termsMax = new Map<GroupId, number>();
-  readonly stats: LedgerStats = { leaderships: 0, entriesApplied: 0 };
+  readonly stats: LedgerStats = { leaderships: 0, entriesApplied: 0, opsPerEntryMax: 0 };
 
   constructor(private readonly world: SimWorld) {}
 
@@ -62,6 +65,9 @@ export class ApplyLedger {
         const resultText = (perEntry[i] ?? []).map((r) => encodeReply(r as Reply, 2).toString('latin1')).join('');
         const seen = this.applied.get(key);
         if (seen === undefined) {
+          if (e.type === EntryType.Normal && e.data.length > 0) {
+            this.stats.opsPerEntryMax = Math.max(this.stats.opsPerEntryMax, decodeEntryBatch(e.data).ops.length);
+          }
           this.applied.set(key, { term: e.term, data: Buffer.from(data), results: resultText, nodeId });
           return;
         }

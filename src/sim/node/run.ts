@@ -222,7 +222,8 @@ export async function runNodeSim(options: NodeSimOptions): Promise<NodeSimResult
   const s = history.stats;
   const fs = faults.stats;
   const summary = `events=${world.events} t=${world.nowMs.toFixed(0)}ms leaderships=${ledger.stats.leaderships}`
-    + ` applied=${ledger.stats.entriesApplied} writes=${s.writesOk} reads=${s.readsOk} indeterminate=${s.indeterminate}`
+    + ` applied=${ledger.stats.entriesApplied} opsPerEntryMax=${ledger.stats.opsPerEntryMax}`
+    + ` fsyncs=${nodes.reduce((n, node) => n + node.logStore.stats().fsyncs, 0)} writes=${s.writesOk} reads=${s.readsOk} indeterminate=${s.indeterminate}`
     + ` readsLost=${s.readsLost} errors=${s.errors} timeouts=${s.timeouts} late=${s.late} latencyMax=${s.latencyMaxMs.toFixed(0)}ms`
     + ` partitions=${fs.partitions} crashes=${fs.crashes} (power ${fs.powerLosses}) restarts=${fs.restarts}`
     + ` snapshots=${world.logCounts.get('sent snapshot') ?? 0} forwards=${net.stats.requestsSent} (failed ${net.stats.requestsFailed})`
