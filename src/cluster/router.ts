@@ -65,9 +65,10 @@ export class Router {
       const leader = this.host.leaderOf(groupId) || this.remoteLeaderGuess(groupId, attempt);
       if (this.host.isLeader(groupId)) {
         // A proposal stays pending while its leader is cut off (it may still commit under the
-        // next leader), so the wait is bounded here: past the deadline the outcome is unknown.
+        // next leader), so the wait is bounded here. Past the deadline the outcome is unknown,
+        // and the reply says so: serveForwarded must not let the sender retry it.
         if (this.env.clock.monotonicMs() >= deadline) return errClusterDown();
-        const outcome = await this.beforeDeadline(this.runLocal(groupId, cmd, args), deadline);
+        const outcome = await this.withDeadline(this.runLocal(groupId, cmd, args), deadline);
         if (outcome === null) return errClusterDownReason(OUTCOME_UNKNOWN);
         if (outcome.kind === 'ok') return outcome.value;
         if (outcome.kind === 'stopped' || outcome.kind === 'noGroup') return errClusterDownReason('The node is shutting down');
@@ -139,23 +140,6 @@ export class Router {
     }
   }
 
-  /** Resolves with `work`'s result, or with null once the deadline passes first. */
-  private beforeDeadline<T>(work: Promise<T>, deadline: number): Promise<T | null> {
-    return new Promise((resolve, reject) => {
-      const timer = this.env.timers.after(deadline - this.env.clock.monotonicMs(), () => resolve(null));
-      work.then(
-        (value) => {
-          timer.cancel();
-          resolve(value);
-        },
-        (err: unknown) => {
-          timer.cancel();
-          reject(err);
-        },
-      );
-    });
-  }
-
   /**
    * Serves a request forwarded by another node. Replies with status 0 and the
    * reply encoded for the original client, or status 1 when this node should
@@ -178,6 +162,22 @@ export class Router {
     // Only a request that surely did not run may be retried by the sender (see `forward`).
     if (reply.kind === 'error' && reply.message === NOT_SERVED) return Buffer.from([1]);
     return Buffer.concat([Buffer.from([0]), encodeReply(reply, proto)]);
+  }
+
+  /** `work`'s result, or null if the deadline passes first (the work itself goes on). */
+  private withDeadline<T>(work: Promise<T>, deadline: number): Promise<T | null> {
+    const remaining = deadline - this.env.clock.monotonicMs();
+    if (remaining <= 0) return Promise.resolve(null);
+    return new Promise((resolve, reject) => {
+      const timer = this.env.timers.after(remaining, () => resolve(null));
+      work.then((v) => {
+        timer.cancel();
+        resolve(v);
+      }, (err: unknown) => {
+        timer.cancel();
+        reject(err);
+      });
+    });
   }
 
   private sleep(ms: number): Promise<void> {

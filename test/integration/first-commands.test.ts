@@ -7,6 +7,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { TestCluster } from './harness.js';
+import { initialPlacement } from '../../src/cluster/placement.js';
+import { keySlot } from '../../src/cluster/slot.js';
 
 const cluster = new TestCluster({ extra: ['--groups', '4', '--request-timeout-ms', '1500'] });
 const redisPort = cluster.basePort + 9;
@@ -82,11 +84,27 @@ test('INFO has the server, clients, stats, replication, keyspace and raft sectio
 });
 
 test('a group without a quorum answers CLUSTERDOWN within the request timeout', async () => {
+  // One key whose group node 1 leads (the write is proposed here and never commits)
+  // and one led elsewhere (forwarded to a dead node, then no leader at all).
+  const placement = initialPlacement(
+    [1, 2, 3].map((id) => ({ nodeId: id, host: '127.0.0.1', port: cluster.port(id), peerPort: 0 })), 4, 3);
+  const leaders = new Map<number, number>();
+  for (let g = 1; g <= 4; g++) leaders.set(g, await cluster.leaderOf(g));
+  const keyLedBy = (pred: (leader: number) => boolean) => {
+    for (let i = 0; i < 1000; i++) {
+      const key = `no-quorum:${i}`;
+      if (pred(leaders.get(placement.groupOfSlot(keySlot(key)))!)) return key;
+    }
+    return undefined;
+  };
+  const keys = [keyLedBy((l) => l === 1), keyLedBy((l) => l !== 1)].filter((k): k is string => k !== undefined);
+  assert.ok(keys.length > 0);
   await cluster.kill(2, 'SIGKILL');
   await cluster.kill(3, 'SIGKILL');
-  const started = Date.now();
-  const out = cli(cluster.port(1), ['SET', 'no-quorum', 'x']);
-  assert.match(out, /CLUSTERDOWN/);
-  assert.ok(Date.now() - started < 15000, 'answered instead of hanging');
+  for (const key of keys) {
+    const started = Date.now();
+    assert.match(cli(cluster.port(1), ['SET', key, 'x']), /CLUSTERDOWN/, key);
+    assert.ok(Date.now() - started < 15000, 'answered instead of hanging');
+  }
   assert.match(cli(cluster.port(1), ['PING']), /PONG/);
 });
