@@ -49,7 +49,7 @@ export function keyedCommands(): Map<string, KeyedCommand> {
 }
 
 /** Keyed commands plus the internal ones only nodes send (transactions, expiry, flush, scans). */
-function stateMachineCommands(): { all: Map<string, KeyedCommand>; internal: Map<string, KeyedCommand> } {
+export function stateMachineCommands(): { all: Map<string, KeyedCommand>; internal: Map<string, KeyedCommand> } {
   const all = keyedCommands();
   const internal = new Map(internalCommands(() => all).map((c) => [c.name, c]));
   for (const [name, c] of internal) all.set(name, c);

@@ -16,7 +16,7 @@ import { TransportError } from '../transport/transport.js';
 const NOT_SERVED_HERE: Reply = { kind: 'error', message: 'CLUSTERDOWN The cluster is down' };
 
 /** Transport failures after which the request surely never reached the other node. */
-const NEVER_SENT = new Set(['unreachable', 'unknownPeer', 'closed']);
+const NEVER_SENT = new Set(['unreachable', 'unknownPeer', 'closed', 'tooLarge']);
 
 /** What the router needs of the peer transport: an RPC to another node. */
 export interface ForwardChannel {
@@ -50,6 +50,8 @@ const CONSISTENCY_CODES: ReadonlyArray<ReadPolicy['consistency']> = ['default', 
 export type RawReply = Extract<Reply, { kind: 'raw' }>;
 
 const FORWARD_COMMAND = 1;
+/** The request may have taken effect, but its result did not come back in time. */
+const OUTCOME_UNKNOWN = 'The request timed out';
 
 /**
  * Routes a keyed command to its group: served here when this node leads the
@@ -59,6 +61,9 @@ const FORWARD_COMMAND = 1;
  * then answered with -CLUSTERDOWN rather than hanging.
  */
 export class Router {
+  /** The node that last served a group this node does not replicate. */
+  private readonly remoteLeaders = new Map<GroupId, NodeId>();
+
   constructor(
     private readonly env: Env,
     private readonly opts: RouterOptions,
@@ -95,15 +100,16 @@ export class Router {
       if (outcome.kind === 'ok') return outcome.value;
       // No leader to confirm the read index: fall through to the leader path and its retries.
     }
-    for (;;) {
-      const leader = this.opts.leaderOf ? this.opts.leaderOf(groupId) : this.host.leaderOf(groupId);
+    for (let attempt = 0; ; attempt++) {
+      const known = this.opts.leaderOf ? this.opts.leaderOf(groupId) : this.host.leaderOf(groupId);
+      const leader = known || this.remoteLeaderGuess(groupId, attempt);
       if (this.host.isLeader(groupId)) {
+        // A proposal stays pending while its leader is cut off (it may still commit under the
+        // next leader), so the wait is bounded here. Past the deadline the outcome is unknown,
+        // and the reply says so: serveForwarded must not let the sender retry it.
+        if (this.env.clock.monotonicMs() >= deadline) return errClusterDown();
         const outcome = await this.withDeadline(this.runLocal(groupId, cmd, args, this.modeOf(policy)), deadline);
-        if (outcome === null) {
-          // Proposed or waiting for a read index, but no quorum answered in time. A
-          // write may still commit later: the client must treat this as unknown.
-          return errClusterDown();
-        }
+        if (outcome === null) return errClusterDownReason(OUTCOME_UNKNOWN);
         if (outcome.kind === 'ok') return outcome.value;
         if (outcome.kind === 'stopped' || outcome.kind === 'noGroup') return errClusterDownReason('The node is shutting down');
         // notLeader / lost / dropped: leadership moved under us; retry below.
@@ -114,7 +120,11 @@ export class Router {
           if (addr) return errMoved(slot, addr.host, addr.port);
         } else {
           const r = await this.forward(leader, groupId, cmd, args, proto, deadline, policy);
-          if (r !== null) return r;
+          if (r !== null) {
+            this.remoteLeaders.set(groupId, leader);
+            return r;
+          }
+          this.remoteLeaders.delete(groupId);
         }
       } else if (forwarded && leader !== 0 && leader !== this.opts.nodeId) {
         // Leadership moved before this node proposed anything; the sender will retry.
@@ -132,6 +142,19 @@ export class Router {
       case 'stale': return 'stale';
       default: return undefined;
     }
+  }
+
+  /**
+   * Where to forward a command for a group this node does not replicate (its host knows no
+   * leader for it): the node that last served it, else each replica in turn — a replica
+   * that is not the leader answers "not served" and the next one is tried.
+   */
+  private remoteLeaderGuess(groupId: GroupId, attempt: number): NodeId {
+    if (this.opts.redirect !== 'forward' || this.host.raft(groupId) !== undefined) return 0;
+    const known = this.remoteLeaders.get(groupId);
+    if (known !== undefined) return known;
+    const replicas = (this.placement.group(groupId)?.replicas ?? []).filter((n) => n !== this.opts.nodeId);
+    return replicas.length === 0 ? 0 : replicas[(groupId + attempt) % replicas.length];
   }
 
   private async runLocal(
@@ -172,8 +195,12 @@ export class Router {
       if (buf[0] === 0) return { kind: 'raw', bytes: buf.subarray(1) };
       return null; // the other node did not run it (not leader any more): retry
     } catch (err) {
-      if (cmd.kind === 'read' || (err instanceof TransportError && NEVER_SENT.has(err.code))) return null;
-      return errClusterDown();
+      // Retry only when the request surely never ran (or is a read): after a timeout or a
+      // broken connection the leader may have proposed it, and running it twice would break
+      // linearizability.
+      const code = err instanceof TransportError ? err.code : 'remote';
+      if (cmd.kind === 'read' || NEVER_SENT.has(code)) return null;
+      return errClusterDownReason(OUTCOME_UNKNOWN);
     }
   }
 

@@ -138,7 +138,11 @@ export class Host {
 
   addGroup(spec: GroupSpec): void {
     if (this.groups.has(spec.groupId)) return;
-    const applied = this.sm.applied(spec.groupId);
+    // The state machine may be ahead of the durable log: a crash between installing a
+    // snapshot and the log write recording it. Its state is committed state, so Raft resumes
+    // from the log alone, and the entries the state machine already holds are skipped when
+    // they come again (see `applyAndSettle`).
+    const applied = Math.min(this.sm.applied(spec.groupId), persistedLastIndex(spec.persisted));
     const node = new RawNode({
       nodeId: this.opts.nodeId,
       groupId: spec.groupId,
@@ -353,10 +357,16 @@ export class Host {
       updates.push(u);
       sync ||= rd.mustSync;
     }
-    // A snapshot's data must be installed before the log says we have it.
+    // A snapshot's data must be installed before the log says we have it, and be durable:
+    // this write drops the log entries it replaces, so a power loss that took the (unsynced)
+    // image away would leave the state machine behind a log that can no longer catch it up.
+    let installed = false;
     for (const [rt, rd] of readies) {
-      if (rd.snapshot) await this.sm.installSnapshot(rt.groupId, rd.snapshot.meta, rd.snapshot.data);
+      if (!rd.snapshot) continue;
+      await this.sm.installSnapshot(rt.groupId, rd.snapshot.meta, rd.snapshot.data);
+      installed = true;
     }
+    if (installed) await this.sm.sync();
 
     // Committed entries that were already durable here before this Ready (all of
     // them, unless this Ready also carries new entries or a snapshot) are applied
@@ -405,13 +415,25 @@ export class Host {
     await this.maybeCompact();
   }
 
-  /** Applies committed entries of several groups in one batch and answers their proposers. */
+  /**
+   * Applies committed entries of several groups in one batch and answers their proposers.
+   * Entries at or below a group's applied index are already in the state machine (addGroup).
+   */
   private async applyAndSettle(work: ApplyWork[]): Promise<void> {
-    const results = await this.sm.apply(work);
+    const fresh: ApplyWork[] = [];
+    const skipped = new Map<GroupId, number>();
+    for (const w of work) {
+      const applied = this.sm.applied(w.groupId);
+      const entries = w.entries.filter((e) => e.index > applied);
+      skipped.set(w.groupId, w.entries.length - entries.length);
+      if (entries.length > 0) fresh.push({ groupId: w.groupId, entries });
+    }
+    const results = fresh.length > 0 ? await this.sm.apply(fresh) : new Map<GroupId, unknown[][]>();
     for (const w of work) {
       const rt = this.groups.get(w.groupId)!;
       const res = results.get(w.groupId);
-      w.entries.forEach((e, i) => this.settleEntry(rt, e, res?.[i] ?? []));
+      const skip = skipped.get(w.groupId) ?? 0;
+      w.entries.forEach((e, i) => this.settleEntry(rt, e, i < skip ? [] : res?.[i - skip] ?? []));
     }
   }
 
@@ -496,7 +518,7 @@ export class Host {
       await this.sm.sync();
       const updates: HostLogUpdate[] = [];
       for (const rt of due) {
-        const applied = this.sm.applied(rt.groupId);
+        const applied = Math.min(this.sm.applied(rt.groupId), rt.node.status().applied);
         rt.node.compact(applied);
         // The compaction point becomes the log's start: a restart needs its index, term and membership.
         updates.push({ groupId: rt.groupId, snapshot: rt.node.compactionPoint(), compactTo: applied });
@@ -522,4 +544,11 @@ export class Host {
     const rt = this.groups.get(groupId);
     if (rt) this.failAll(rt, err);
   }
+}
+
+/** The last index of a persisted log (0 when there is none). */
+function persistedLastIndex(persisted: RaftPersistedState | undefined): number {
+  if (!persisted) return 0;
+  const last = persisted.entries[persisted.entries.length - 1];
+  return last ? last.index : persisted.snapshot?.index ?? 0;
 }
