@@ -95,6 +95,27 @@ export function writeFrame(sink: FrameSink, kind: FrameKind, payload: Uint8Array
   sink.uncork();
 }
 
+const corkedUntilSoon = new WeakSet<FrameSink>();
+
+/**
+ * Writes one frame, coalesced with every other frame written to the same sink
+ * in this turn of the event loop: the sink stays corked until `soon` runs, so
+ * a burst of RPCs (forwarded commands and their replies) costs one socket
+ * write instead of one per frame.
+ */
+export function writeFrameCoalesced(sink: FrameSink, kind: FrameKind, payload: Uint8Array, soon: (fn: () => void) => void): void {
+  if (sink.destroyed) return;
+  if (!corkedUntilSoon.has(sink)) {
+    corkedUntilSoon.add(sink);
+    sink.cork();
+    soon(() => {
+      corkedUntilSoon.delete(sink);
+      if (!sink.destroyed) sink.uncork();
+    });
+  }
+  writeFrame(sink, kind, payload);
+}
+
 /** Incremental frame decoder for one byte stream. */
 export class FrameDecoder {
   private chunks: Uint8Array[] = [];

@@ -9,7 +9,7 @@ import type net from 'node:net';
 import type { EnvLogger, Timers, TimerHandle } from '../env/env.js';
 import { decodeMessages } from '../raft/codec.js';
 import type { Message, NodeId } from '../raft/types.js';
-import { FrameDecoder, FrameKind, writeFrame, type Frame } from './frame.js';
+import { FrameDecoder, FrameKind, writeFrame, writeFrameCoalesced, type Frame } from './frame.js';
 import type { PeerTransportStats } from './stats.js';
 import {
   decodeHandshake,
@@ -159,7 +159,7 @@ export class InboundConnection {
     }
     const respond = (status: ResponseStatus, body: Uint8Array): void => {
       if (this.socket.destroyed || !this.socket.writable) return;
-      writeFrame(this.socket, FrameKind.Response, encodeResponse({ requestId, status, payload: body }));
+      writeFrameCoalesced(this.socket, FrameKind.Response, encodeResponse({ requestId, status, payload: body }), (fn) => this.ctx.timers.soon(fn));
     };
     reply.then(
       (body) => {

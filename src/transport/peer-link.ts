@@ -9,7 +9,7 @@ import net from 'node:net';
 import type { Env, EnvLogger, TimerHandle } from '../env/env.js';
 import type { SeededRandom } from '../env/random.js';
 import type { Message, NodeId } from '../raft/types.js';
-import { FrameDecoder, FrameKind, writeFrame } from './frame.js';
+import { FrameDecoder, FrameKind, writeFrame, writeFrameCoalesced } from './frame.js';
 import type { PeerTransportStats } from './stats.js';
 import { TransportError } from './transport.js';
 import {
@@ -105,7 +105,7 @@ export class PeerLink {
       });
       this.pending.set(requestId, { resolve, reject, timer });
       this.ctx.counters.requestsSent++;
-      writeFrame(socket, FrameKind.Request, encodeRequest({ requestId, payload }));
+      writeFrameCoalesced(socket, FrameKind.Request, encodeRequest({ requestId, payload }), (fn) => this.ctx.env.timers.soon(fn));
     });
   }
 
