@@ -277,6 +277,7 @@ export class Host {
   kick(): void {
     if (this.cycleRunning) {
       this.cycleWanted = true;
+      this.scheduleEarlyAppends();
       return;
     }
     if (this.cycleScheduled) return;
@@ -284,6 +285,28 @@ export class Host {
     this.env.timers.soon(() => {
       this.cycleScheduled = false;
       void this.runCycles();
+    });
+  }
+
+  private earlyScheduled = false;
+
+  /**
+   * While a cycle's write is in flight, ops proposed meanwhile are appended to
+   * their leader's log at the end of this turn and their AppendEntries sent at
+   * once, so followers persist them in parallel with the leader's cycle; the
+   * leader persists them in its next cycle as usual.
+   */
+  private scheduleEarlyAppends(): void {
+    if (this.earlyScheduled) return;
+    this.earlyScheduled = true;
+    this.env.timers.soon(() => {
+      this.earlyScheduled = false;
+      if (this.stopped) return;
+      for (const rt of this.groups.values()) {
+        if (rt.queued.length === 0 || rt.role !== Role.Leader) continue;
+        this.flushProposals(rt);
+        for (const m of rt.node.takeAppendMessages()) this.transport.send(m.to, [m]);
+      }
     });
   }
 

@@ -125,6 +125,25 @@ export class RawNode implements RawNodeApi {
     return hs.term !== this.prevHard.term || hs.vote !== this.prevHard.vote || hs.commit !== this.prevHard.commit;
   }
 
+  /**
+   * Hands out, ahead of the next Ready, the AppendEntries messages queued so
+   * far. They promise nothing about this node's disk (a leader may replicate
+   * entries it has not yet persisted, thesis §10.2.1), so the host may send
+   * them while a Ready is still outstanding, and followers start persisting a
+   * proposal without waiting for the leader's cycle in flight. Heartbeats stay
+   * for `ready()`, which seals the ReadIndex rounds they carry; snapshots too,
+   * as they are cut at `ready()`.
+   */
+  takeAppendMessages(): Message[] {
+    const r = this.raft;
+    if (!r.msgs.some((m) => m.type === MessageType.App)) return [];
+    const out: Message[] = [];
+    const rest: Message[] = [];
+    for (const m of r.msgs) (m.type === MessageType.App ? out : rest).push(m);
+    r.msgs = rest;
+    return out;
+  }
+
   ready(): Ready {
     assert(this.outstanding === null, 'raw-node: ready() called while a Ready is outstanding');
     const r = this.raft;

@@ -82,3 +82,26 @@ test('garbage and stale messages never make step() throw', () => {
     }
   }
 });
+
+test('append messages may leave ahead of the Ready; heartbeats and their read rounds wait for ready()', () => {
+  const net = new Network([1, 2, 3]);
+  net.elect(1);
+  net.stabilize();
+  const node = net.node(1);
+  node.propose(bytes('a'));
+  const rd1 = node.ready();
+  // While rd1 is outstanding: a proposal and a ReadIndex request.
+  node.propose(bytes('b'));
+  node.readIndex(bytes('r'), 'readIndex');
+  const early = node.takeAppendMessages();
+  assert.ok(early.length > 0 && early.every((m) => m.type === MessageType.App), 'only appends are taken');
+  assert.ok(early.some((m) => m.entries.some((e) => e.index === rd1.entries[0].index + 1)), 'the new entry is in them');
+  assert.deepEqual(node.takeAppendMessages(), [], 'taken once');
+  node.advance(rd1.number);
+  const rd2 = node.ready();
+  assert.ok(rd2.messages.every((m) => m.type !== MessageType.App || !m.entries.some((e) => e.index === rd1.entries[0].index + 1)),
+    'the early appends are not sent twice by the Ready');
+  assert.ok(rd2.messages.some((m) => m.type === MessageType.Heartbeat), 'the read round goes out with the Ready');
+  assert.deepEqual(rd2.entries.map((e) => e.index), [rd1.entries[0].index + 1], 'the leader still persists the entry itself');
+  node.advance(rd2.number);
+});
