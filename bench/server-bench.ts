@@ -41,8 +41,8 @@ const tests = arg('tests', 'set,get,incr,mset,hset,hget,cas').split(',');
 
 /** Tests run as custom redis-benchmark commands (the rest are redis-benchmark's own -t tests). */
 const CUSTOM: Record<string, string[]> = {
-  mset: ['MSET', ...Array.from({ length: 10 }, (_, i) => [`{m}:${i}:__rand_int__`, 'xxxxxxxxxx']).flat()],
-  hset: ['HSET', 'h:__rand_int__', 'f', 'xxxxxxxxxx'],
+  mset: ['MSET', ...Array.from({ length: 10 }, (_, i) => [`{m}:${i}:__rand_int__`, 'v'.repeat(10)]).flat()],
+  hset: ['HSET', 'h:__rand_int__', 'f', 'v'.repeat(10)],
   hget: ['HGET', 'h:__rand_int__', 'f'],
 };
 const targetNode = Number(arg('node', '1'));

@@ -193,16 +193,6 @@ export async function createNode(env: Env, config: NodeConfig): Promise<Node> {
     clients: () => server?.clients() ?? [],
     sections: () => [...infoSections({ config, host, placement, sm }), ['cluster', [['cluster_enabled', 1]]]],
     stats: { commandsProcessed: 0, connectionsReceived: 0 },
-    dbSize: async () => {
-      let total = 0;
-      for (const g of placement.dataGroups()) {
-        if (!host.raft(g.groupId)) continue;
-        const r = await host.read(g.groupId, 'readIndex');
-        if (r.kind !== 'ok') throw new Error('CLUSTERDOWN The cluster is down');
-        total += sm.keyCount(g.groupId);
-      }
-      return total;
-    },
     commandCount: () => registry.size,
     commandInfo: (names) => registry.commandInfoReply(names ?? []),
     commandDocs: (names) => registry.commandDocsReply(names ?? []),

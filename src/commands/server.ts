@@ -22,8 +22,6 @@ export interface ServerInfo {
   /** INFO sections this node adds (replication, keyspace, raft...), by lowercase name. */
   sections(): Array<[name: string, lines: Array<[string, string | number]>]>;
   stats: { commandsProcessed: number; connectionsReceived: number };
-  /** Linearizable key count over every group. */
-  dbSize(): Promise<number>;
   commandCount(): number;
   commandInfo(names: string[] | null): Reply;
   commandDocs(names: string[] | null): Reply;
@@ -324,10 +322,6 @@ function infoCommand(_ctx: ClientContext, args: Buffer[], info: ServerInfo): Rep
   return verbatim(renderInfo(info, args.slice(1).map((a) => lower(a))));
 }
 
-async function dbsize(_ctx: ClientContext, _args: Buffer[], info: ServerInfo): Promise<Reply> {
-  return integer(await info.dbSize());
-}
-
 /** Connection and server commands that touch no key. QUIT is handled by the connection itself. */
 export const SERVER_COMMANDS = new Map<string, ServerCommand>([
   ['ping', ping],
@@ -337,7 +331,6 @@ export const SERVER_COMMANDS = new Map<string, ServerCommand>([
   ['client', client],
   ['command', command],
   ['info', infoCommand],
-  ['dbsize', dbsize],
   ['quit', () => ok()],
   ['auth', auth],
   ['reset', reset],

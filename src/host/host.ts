@@ -531,8 +531,7 @@ export class Host {
     if (this.compacting) return;
     const due: GroupRuntime[] = [];
     for (const rt of this.groups.values()) {
-      const st = rt.node.status();
-      if (st.applied - st.firstIndex + 1 > this.opts.compactEntries) due.push(rt);
+      if (rt.node.appliedLog().entries > this.opts.compactEntries) due.push(rt);
     }
     if (due.length === 0) return;
     this.compacting = true;
@@ -541,7 +540,7 @@ export class Host {
       await this.sm.sync();
       const updates: HostLogUpdate[] = [];
       for (const rt of due) {
-        const applied = Math.min(this.sm.applied(rt.groupId), rt.node.status().applied);
+        const applied = Math.min(this.sm.applied(rt.groupId), rt.node.appliedLog().applied);
         rt.node.compact(applied);
         // The compaction point becomes the log's start: a restart needs its index, term and membership.
         updates.push({ groupId: rt.groupId, snapshot: rt.node.compactionPoint(), compactTo: applied });
@@ -562,11 +561,6 @@ export class Host {
     for (const w of rt.readsWaitingApply.splice(0)) w.resolve(err);
   }
 
-  /** Fails requests that have waited too long (called by the node on a timer). */
-  expire(groupId: GroupId, err: HostError): void {
-    const rt = this.groups.get(groupId);
-    if (rt) this.failAll(rt, err);
-  }
 }
 
 /** The last index of a persisted log (0 when there is none). */

@@ -240,6 +240,12 @@ export class RawNode implements RawNodeApi {
     return { index: log.snapIndex, term: log.snapTerm, confState: confStateAt(this.raft, log.snapIndex) };
   }
 
+  /** The applied index and how many applied entries the in-memory log still holds; cheap, asked every cycle. */
+  appliedLog(): { applied: number; entries: number } {
+    const log = this.raft.log;
+    return { applied: log.applied, entries: log.applied - log.snapIndex };
+  }
+
   /**
    * The commit index a lease read may be served at, or -1 when the lease does
    * not hold (not leader, no own-term commit yet, or expired). Cheap: the host

@@ -147,7 +147,6 @@ export class SimNodeProcess {
       clients: () => [],
       sections: () => [],
       stats: { commandsProcessed: 0, connectionsReceived: 0 },
-      dbSize: async () => 0,
       commandCount: () => registry.size,
       commandInfo: (names) => registry.commandInfoReply(names ?? []),
       commandDocs: (names) => registry.commandDocsReply(names ?? []),
