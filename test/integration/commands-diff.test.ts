@@ -370,7 +370,17 @@ test('WATCH across a leader change still detects a change; TTLs survive a restar
   const unchanged = cluster.client(n2);
   await unchanged.watch('{lc}ttl');
   await cluster.kill(victim, 'SIGKILL');
-  await b.set(key, 'changed'); // through the new leader
+  // Through the new leader. A SET sent down the dead leader's connection before the node
+  // noticed the kill gets CLUSTERDOWN (outcome unknown); SET is idempotent, so retry as a client would.
+  for (let tries = 0; ; tries++) {
+    try {
+      await b.set(key, 'changed');
+      break;
+    } catch (err) {
+      if (tries >= 20 || !String(err).includes('CLUSTERDOWN')) throw err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
   assert.equal(await a.multi().set(key, 'tx').exec(), null, 'a change made under the new leader aborts EXEC');
   assert.deepEqual(await unchanged.multi().pttl('{lc}ttl').exec().then((r) => r!.length), 1, 'an untouched watched key does not abort');
   cluster.startNode(victim);
