@@ -6,6 +6,8 @@
  *   0x02 | groupId u32be | generation u32be | suffix       -> data, where suffix is
  *        0x01 | key                                        -> main record (StoredValue)
  *        0x02 | keyLength u32be | key | field               -> one field of a hash (raw value)
+ *        0x03 | key                                        -> tombstone of a deleted key: revision u48be
+ *        0x04                                              -> tombstone floor: revision u48be
  *   0x03                                                   -> flush marker (written with sync by flush())
  *
  * The generation lets a snapshot be installed atomically: its data is staged under a
@@ -22,6 +24,8 @@ export const TAG_DATA = 0x02;
 export const TAG_FLUSH = 0x03;
 export const KIND_MAIN = 0x01;
 export const KIND_FIELD = 0x02;
+export const KIND_TOMB = 0x03;
+export const KIND_FLOOR = 0x04;
 
 export function metaKey(groupId: GroupId): Buffer {
   const b = Buffer.allocUnsafe(5);
@@ -92,12 +96,37 @@ export function fieldSuffix(key: Uint8Array, field?: Uint8Array): Buffer {
   return b;
 }
 
+export function tombSuffix(key: Uint8Array): Buffer {
+  const b = Buffer.allocUnsafe(1 + key.length);
+  b[0] = KIND_TOMB;
+  b.set(key, 1);
+  return b;
+}
+
+export const FLOOR_SUFFIX = Buffer.from([KIND_FLOOR]);
+
+/** A tombstone's or the floor's revision. */
+export function encodeRevision(revision: number): Buffer {
+  const b = Buffer.allocUnsafe(6);
+  b.writeUIntBE(revision, 0, 6);
+  return b;
+}
+
+export function decodeRevision(b: Uint8Array): number {
+  if (b.length !== 6) throw new Error('state machine: malformed revision');
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).readUIntBE(0, 6);
+}
+
 export type ParsedSuffix =
   | { kind: typeof KIND_MAIN; key: Buffer }
-  | { kind: typeof KIND_FIELD; key: Buffer; field: Buffer };
+  | { kind: typeof KIND_FIELD; key: Buffer; field: Buffer }
+  | { kind: typeof KIND_TOMB; key: Buffer }
+  | { kind: typeof KIND_FLOOR };
 
 export function parseSuffix(s: Buffer): ParsedSuffix {
   if (s[0] === KIND_MAIN) return { kind: KIND_MAIN, key: s.subarray(1) };
+  if (s[0] === KIND_TOMB) return { kind: KIND_TOMB, key: s.subarray(1) };
+  if (s[0] === KIND_FLOOR && s.length === 1) return { kind: KIND_FLOOR };
   if (s[0] === KIND_FIELD && s.length >= 5) {
     const n = s.readUInt32BE(1);
     if (5 + n <= s.length) return { kind: KIND_FIELD, key: s.subarray(5, 5 + n), field: s.subarray(5 + n) };

@@ -5,12 +5,12 @@
  * synced: the Raft log is the durable record.
  */
 import type { GroupId } from '../raft/types.js';
-import type { ScanOptions, StateMachineBatch, StateMachineStore, StateSnapshot, StoredValue } from './types.js';
+import type { ScanOptions, StateMachineBatch, StateMachineStore, StateSnapshot, StoredValue, Tombstones } from './types.js';
 import { ValueType } from './types.js';
 import { LevelEngine, type EngineOp } from './level-engine.js';
 import {
-  dataPrefix, decodeMeta, decodeValue, encodeMeta, encodeValue, fieldSuffix, garbageKey, mainSuffix,
-  metaKey, parseSuffix, prefixEnd, TAG_FLUSH, TAG_GARBAGE, TAG_META, type GroupMeta,
+  dataPrefix, decodeMeta, decodeRevision, decodeValue, encodeMeta, encodeRevision, encodeValue, fieldSuffix, FLOOR_SUFFIX,
+  garbageKey, mainSuffix, metaKey, parseSuffix, prefixEnd, TAG_FLUSH, TAG_GARBAGE, TAG_META, tombSuffix, type GroupMeta,
 } from './key-layout.js';
 import { decodeSnapshotStream, encodeSnapshotStream } from './snapshot-stream.js';
 import { assert } from './assert.js';
@@ -25,6 +25,9 @@ type BatchOp =
   | { op: 'del'; groupId: GroupId; key: Uint8Array }
   | { op: 'putField'; groupId: GroupId; key: Uint8Array; field: Uint8Array; value: Uint8Array }
   | { op: 'delField'; groupId: GroupId; key: Uint8Array; field: Uint8Array }
+  | { op: 'putTomb'; groupId: GroupId; key: Uint8Array; revision: number }
+  | { op: 'delTomb'; groupId: GroupId; key: Uint8Array }
+  | { op: 'floor'; groupId: GroupId; revision: number }
   | { op: 'applied'; groupId: GroupId; index: number };
 
 class LevelBatch implements StateMachineBatch {
@@ -47,6 +50,18 @@ class LevelBatch implements StateMachineBatch {
   }
   delField(groupId: GroupId, key: Uint8Array, field: Uint8Array): this {
     this.ops.push({ op: 'delField', groupId, key, field });
+    return this;
+  }
+  putTombstone(groupId: GroupId, key: Uint8Array, revision: number): this {
+    this.ops.push({ op: 'putTomb', groupId, key, revision });
+    return this;
+  }
+  delTombstone(groupId: GroupId, key: Uint8Array): this {
+    this.ops.push({ op: 'delTomb', groupId, key });
+    return this;
+  }
+  setTombstoneFloor(groupId: GroupId, revision: number): this {
+    this.ops.push({ op: 'floor', groupId, revision });
     return this;
   }
   setApplied(groupId: GroupId, index: number): this {
@@ -124,6 +139,17 @@ export class LevelStateMachineStore implements StateMachineStore {
     }
   }
 
+  async tombstones(groupId: GroupId): Promise<Tombstones> {
+    const prefix = this.prefix(groupId);
+    const start = concat(prefix, tombSuffix(new Uint8Array(0)));
+    const keys: Array<[Uint8Array, number]> = [];
+    for await (const [k, v] of this.engine.iterate({ gte: start, lt: prefixEnd(start), batchSize: 1024 })) {
+      keys.push([k.subarray(start.length), decodeRevision(v)]);
+    }
+    const floor = this.engine.getSync(concat(prefix, FLOOR_SUFFIX));
+    return { floor: floor === undefined ? 0 : decodeRevision(floor), keys };
+  }
+
   applied(groupId: GroupId): number {
     return this.metas.get(groupId)?.applied ?? 0;
   }
@@ -182,6 +208,15 @@ export class LevelStateMachineStore implements StateMachineStore {
         }
         case 'delField':
           ops.push({ type: 'del', key: concat(prefix, fieldSuffix(o.key, o.field)) });
+          break;
+        case 'putTomb':
+          ops.push({ type: 'put', key: concat(prefix, tombSuffix(o.key)), value: encodeRevision(o.revision) });
+          break;
+        case 'delTomb':
+          ops.push({ type: 'del', key: concat(prefix, tombSuffix(o.key)) });
+          break;
+        case 'floor':
+          ops.push({ type: 'put', key: concat(prefix, FLOOR_SUFFIX), value: encodeRevision(o.revision) });
           break;
         case 'applied':
           meta(o.groupId).applied = o.index;

@@ -4,8 +4,11 @@
  * all, and installSnapshot swaps a group's maps in one step.
  */
 import type { GroupId } from '../raft/types.js';
-import type { ScanOptions, StateMachineBatch, StateMachineStore, StateSnapshot, StoredValue } from './types.js';
-import { decodeValue, encodeValue, fieldSuffix, KIND_MAIN, mainSuffix, parseSuffix } from './key-layout.js';
+import type { ScanOptions, StateMachineBatch, StateMachineStore, StateSnapshot, StoredValue, Tombstones } from './types.js';
+import {
+  decodeRevision, decodeValue, encodeRevision, encodeValue, fieldSuffix, FLOOR_SUFFIX, KIND_FIELD, KIND_FLOOR, KIND_MAIN,
+  KIND_TOMB, mainSuffix, parseSuffix, tombSuffix,
+} from './key-layout.js';
 import { decodeSnapshotStream, encodeSnapshotStream } from './snapshot-stream.js';
 
 /** Latin-1 strings of bytes sort exactly as the bytes do. */
@@ -21,10 +24,13 @@ interface GroupState {
   applied: number;
   keys: Map<string, StoredValue>;
   fields: Map<string, Map<string, Uint8Array>>;
+  tombs: Map<string, number>;
+  /** undefined until set: LevelDB holds no floor record then, and the snapshot has none. */
+  floor: number | undefined;
 }
 
 function emptyGroup(): GroupState {
-  return { applied: 0, keys: new Map(), fields: new Map() };
+  return { applied: 0, keys: new Map(), fields: new Map(), tombs: new Map(), floor: undefined };
 }
 
 function copyValue(v: StoredValue): StoredValue {
@@ -85,6 +91,22 @@ class MemoryBatch implements StateMachineBatch {
     });
     return this;
   }
+  putTombstone(groupId: GroupId, key: Uint8Array, revision: number): this {
+    const k = id(key);
+    this.ops.push((s) => s(groupId).tombs.set(k, revision));
+    return this;
+  }
+  delTombstone(groupId: GroupId, key: Uint8Array): this {
+    const k = id(key);
+    this.ops.push((s) => s(groupId).tombs.delete(k));
+    return this;
+  }
+  setTombstoneFloor(groupId: GroupId, revision: number): this {
+    this.ops.push((s) => {
+      s(groupId).floor = revision;
+    });
+    return this;
+  }
   setApplied(groupId: GroupId, index: number): this {
     this.ops.push((s) => {
       s(groupId).applied = index;
@@ -141,6 +163,12 @@ export class MemoryStateMachineStore implements StateMachineStore {
     }
   }
 
+  async tombstones(groupId: GroupId): Promise<Tombstones> {
+    const g = this.state.get(groupId);
+    if (!g) return { floor: 0, keys: [] };
+    return { floor: g.floor ?? 0, keys: sortedKeys(g.tombs).map((k) => [bytesOf(k), g.tombs.get(k)!]) };
+  }
+
   applied(groupId: GroupId): number {
     return this.state.get(groupId)?.applied ?? 0;
   }
@@ -166,6 +194,8 @@ export class MemoryStateMachineStore implements StateMachineStore {
       for (const [f, v] of m) fieldRecords.push([fieldSuffix(bytesOf(k), bytesOf(f)), Buffer.from(v)]);
     }
     fieldRecords.sort((a, b) => Buffer.compare(a[0], b[0]));
+    for (const k of sortedKeys(g.tombs)) fieldRecords.push([tombSuffix(bytesOf(k)), encodeRevision(g.tombs.get(k)!)]);
+    if (g.floor !== undefined) fieldRecords.push([FLOOR_SUFFIX, encodeRevision(g.floor)]);
     const applied = g.applied;
     return {
       applied,
@@ -184,7 +214,11 @@ export class MemoryStateMachineStore implements StateMachineStore {
       const parsed = parseSuffix(item.suffix);
       if (parsed.kind === KIND_MAIN) {
         next.keys.set(id(parsed.key), decodeValue(Buffer.from(item.value)));
-      } else {
+      } else if (parsed.kind === KIND_TOMB) {
+        next.tombs.set(id(parsed.key), decodeRevision(item.value));
+      } else if (parsed.kind === KIND_FLOOR) {
+        next.floor = decodeRevision(item.value);
+      } else if (parsed.kind === KIND_FIELD) {
         const k = id(parsed.key);
         let m = next.fields.get(k);
         if (!m) next.fields.set(k, (m = new Map()));

@@ -94,12 +94,26 @@ export interface StateMachineBatch {
   del(groupId: GroupId, key: Uint8Array): this;
   putField(groupId: GroupId, key: Uint8Array, field: Uint8Array, value: Uint8Array): this;
   delField(groupId: GroupId, key: Uint8Array, field: Uint8Array): this;
+  /**
+   * Records that `key` was deleted at `revision` (WATCH on an absent key compares it).
+   * Tombstones are state-machine data: replicated, in snapshots, never read by scan().
+   */
+  putTombstone(groupId: GroupId, key: Uint8Array, revision: number): this;
+  delTombstone(groupId: GroupId, key: Uint8Array): this;
+  /** The revision at or above which every pruned tombstone lies (0 when none was pruned). */
+  setTombstoneFloor(groupId: GroupId, revision: number): this;
   /** Records the applied index of the group in the same atomic write as the data it covers. */
   setApplied(groupId: GroupId, index: number): this;
   /** Number of operations queued. */
   readonly length: number;
   /** Commits atomically (no fsync: the Raft log is the durable record). */
   write(): Promise<void>;
+}
+
+/** Deletion records of one group (see StateMachineBatch.putTombstone). */
+export interface Tombstones {
+  floor: number;
+  keys: Array<[key: Uint8Array, revision: number]>;
 }
 
 export interface ScanOptions {
@@ -132,6 +146,8 @@ export interface StateMachineStore {
   fields(groupId: GroupId, key: Uint8Array): AsyncIterable<[field: Uint8Array, value: Uint8Array]>;
   /** The keys of a group in key byte order (KEYS, SCAN, DBSIZE, expiry sweeps). */
   scan(groupId: GroupId, opts?: ScanOptions): AsyncIterable<[key: Uint8Array, value: StoredValue]>;
+  /** The group's tombstones (in key byte order) and tombstone floor. */
+  tombstones(groupId: GroupId): Promise<Tombstones>;
   /** 0 for a group never applied. */
   applied(groupId: GroupId): number;
   batch(): StateMachineBatch;

@@ -1,5 +1,6 @@
 // Proves the LevelDB and in-memory state-machine stores give the same results: seeded
-// random batches (puts with expiry and revision, deletes, hash fields, applied indexes,
+// random batches (puts with expiry and revision, deletes, hash fields, tombstones and
+// their floor, applied indexes,
 // group deletions, snapshot transfers between groups) go to both, and every read,
 // scan and snapshot byte stream must agree after every step, also across reopens.
 import { test } from 'node:test';
@@ -40,9 +41,11 @@ async function dump(store: StateMachineStore): Promise<unknown> {
       const v = store.getSync(g, k);
       return v === undefined ? null : [v.type, Buffer.from(v.value).toString('hex'), v.expireAtMs, v.revision];
     });
+    const tombs = await store.tombstones(g);
+    const tombstones = [tombs.floor, tombs.keys.map(([k, r]) => [Buffer.from(k).toString('hex'), r])];
     const snapshot = store.createSnapshot(g);
     const image = Buffer.concat(await collect(snapshot.chunks())).toString('hex');
-    out.push({ g, applied: store.applied(g), keys, fields, points, snapshotApplied: snapshot.applied, image });
+    out.push({ g, applied: store.applied(g), keys, fields, points, tombstones, snapshotApplied: snapshot.applied, image });
   }
   return out;
 }
@@ -51,7 +54,7 @@ function randomBatch(rng: SeededRandom, batches: StateMachineBatch[], revision: 
   const ops = rng.int(1, 12);
   for (let k = 0; k < ops; k++) {
     const g = rng.pick(GROUPS);
-    const r = rng.int(0, 9);
+    const r = rng.int(0, 12);
     const apply = (f: (b: StateMachineBatch) => void): void => batches.forEach(f);
     if (r <= 3) {
       const key = rng.pick(STRING_KEYS);
@@ -70,8 +73,16 @@ function randomBatch(rng: SeededRandom, batches: StateMachineBatch[], revision: 
     } else if (r <= 8) {
       const key = rng.chance(0.5) ? rng.pick(STRING_KEYS) : rng.pick(HASH_KEYS);
       apply((b) => b.del(g, key));
-    } else {
+    } else if (r === 9) {
       apply((b) => b.setApplied(g, revision));
+    } else if (r === 10) {
+      const key = rng.pick(STRING_KEYS);
+      apply((b) => b.putTombstone(g, key, revision));
+    } else if (r === 11) {
+      const key = rng.pick(STRING_KEYS);
+      apply((b) => b.delTombstone(g, key));
+    } else {
+      apply((b) => b.setTombstoneFloor(g, revision));
     }
   }
 }

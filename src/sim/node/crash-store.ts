@@ -8,7 +8,7 @@
 import type { GroupId } from '../../raft/types.js';
 import { MemoryStateMachineStore } from '../../storage/memory-state-machine-store.js';
 import type {
-  ScanOptions, StateMachineBatch, StateMachineStore, StateSnapshot, StoredValue,
+  ScanOptions, StateMachineBatch, StateMachineStore, StateSnapshot, StoredValue, Tombstones,
 } from '../../storage/types.js';
 
 type DiskOp = (disk: MemoryStateMachineStore) => Promise<void>;
@@ -66,6 +66,26 @@ class RecordingBatch implements StateMachineBatch {
     return this;
   }
 
+  putTombstone(groupId: GroupId, key: Uint8Array, revision: number): this {
+    const k = Uint8Array.from(key);
+    this.calls.push((b) => b.putTombstone(groupId, k, revision));
+    this.inner.putTombstone(groupId, key, revision);
+    return this;
+  }
+
+  delTombstone(groupId: GroupId, key: Uint8Array): this {
+    const k = Uint8Array.from(key);
+    this.calls.push((b) => b.delTombstone(groupId, k));
+    this.inner.delTombstone(groupId, key);
+    return this;
+  }
+
+  setTombstoneFloor(groupId: GroupId, revision: number): this {
+    this.calls.push((b) => b.setTombstoneFloor(groupId, revision));
+    this.inner.setTombstoneFloor(groupId, revision);
+    return this;
+  }
+
   setApplied(groupId: GroupId, index: number): this {
     this.calls.push((b) => b.setApplied(groupId, index));
     this.inner.setApplied(groupId, index);
@@ -112,6 +132,10 @@ export class CrashableStateMachineStore implements StateMachineStore {
 
   scan(groupId: GroupId, opts?: ScanOptions): AsyncIterable<[Uint8Array, StoredValue]> {
     return this.live.scan(groupId, opts);
+  }
+
+  tombstones(groupId: GroupId): Promise<Tombstones> {
+    return this.live.tombstones(groupId);
   }
 
   applied(groupId: GroupId): number {
