@@ -8,6 +8,7 @@ import { OverlayKeyspace, type KeyspaceReader, type WriteContext } from './keysp
 import { decodeOp } from './op-codec.js';
 import type { KeyedCommand } from './spec.js';
 import { ExpiryIndex } from './expiry-index.js';
+import { TombstoneIndex } from './tombstones.js';
 
 /** Runs one write command, turning a thrown bug into the same error reply on every replica. */
 export function applyCommand(cmd: KeyedCommand | undefined, ctx: WriteContext, args: Buffer[]): Reply | Promise<Reply> {
@@ -31,6 +32,7 @@ export function applyCommand(cmd: KeyedCommand | undefined, ctx: WriteContext, a
 export class KvStateMachine implements HostStateMachine {
   private readonly keyCounts = new Map<GroupId, number>();
   private readonly expiries = new Map<GroupId, ExpiryIndex>();
+  private readonly tombstones = new Map<GroupId, TombstoneIndex>();
 
   constructor(
     private readonly store: StateMachineStore,
@@ -51,6 +53,14 @@ export class KvStateMachine implements HostStateMachine {
       if (v.expireAtMs !== 0) idx.set(Buffer.from(key).toString('latin1'), v.expireAtMs);
     }
     this.keyCounts.set(groupId, n);
+    this.tombstoneIndex(groupId).load(await this.store.tombstones(groupId));
+  }
+
+  /** The deletion records of a group (WATCH on absent keys). */
+  tombstoneIndex(groupId: GroupId): TombstoneIndex {
+    let t = this.tombstones.get(groupId);
+    if (!t) this.tombstones.set(groupId, (t = new TombstoneIndex()));
+    return t;
   }
 
   keyCount(groupId: GroupId): number {
@@ -71,8 +81,12 @@ export class KvStateMachine implements HostStateMachine {
 
   reader(groupId: GroupId): KeyspaceReader {
     const store = this.store;
+    const tombs = this.tombstoneIndex(groupId);
     return {
       keyCount: () => this.keyCount(groupId),
+      tombstone: (key) => tombs.get(key.toString('latin1')),
+      tombstoneFloor: () => tombs.floor,
+      appliedIndex: () => store.applied(groupId),
       getRaw: (key) => store.getSync(groupId, key),
       getField: (key, field) => {
         const v = store.getFieldSync(groupId, key, field);
@@ -110,16 +124,19 @@ export class KvStateMachine implements HostStateMachine {
     for (const { groupId, entries } of work) {
       let count = this.keyCount(groupId);
       const idx = this.expiryIndex(groupId);
+      const tombs = this.tombstoneIndex(groupId);
       const ks = new OverlayKeyspace(this.reader(groupId), {
         put: (key, value: StoredValue, existed) => {
           if (!existed) count++;
           idx.set(key.toString('latin1'), value.expireAtMs);
+          tombs.drop(batch, groupId, key);
           batch.put(groupId, key, value);
         },
-        del: (key, existed) => {
+        del: (key, existed, tombstone) => {
           if (existed) count--;
           idx.delete(key.toString('latin1'));
           batch.del(groupId, key);
+          if (tombstone !== undefined) tombs.put(batch, groupId, key, tombstone);
         },
         putField: (key, field, value) => batch.putField(groupId, key, field, value),
         delField: (key, field) => batch.delField(groupId, key, field),
@@ -131,6 +148,7 @@ export class KvStateMachine implements HostStateMachine {
           continue;
         }
         const { timeMs, ops } = decodeEntryBatch(e.data);
+        ks.at(e.index, timeMs);
         const replies: Reply[] = [];
         for (const op of ops) {
           const args = decodeOp(op);
@@ -140,6 +158,7 @@ export class KvStateMachine implements HostStateMachine {
           replies.push(r instanceof Promise ? await r : r);
         }
         perEntry.push(replies);
+        tombs.maybePrune(batch, groupId);
       }
       batch.setApplied(groupId, entries[entries.length - 1].index);
       results.set(groupId, perEntry);

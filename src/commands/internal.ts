@@ -6,7 +6,7 @@
  */
 import { array, bulk, integer, nullArray, nullBulk, ok, type Reply } from '../resp/encoder.js';
 import { errSyntax } from '../resp/replies.js';
-import { lookup } from './keyspace.js';
+import { watchedKeyChanged, watchToken } from './keyspace.js';
 import { decodeOp, encodeOp } from './op-codec.js';
 import { applyCommand } from './apply.js';
 import { globMatch } from './glob.js';
@@ -31,9 +31,11 @@ export function encodeExec(watched: Array<[Buffer, number]>, commands: Buffer[][
 }
 
 /**
- * Applies a transaction all or nothing with respect to WATCH: if a watched
- * key's revision (0 when absent or expired at the entry's stamp) differs from
- * the one WATCH read, nothing runs and EXEC answers a null array. Otherwise
+ * Applies a transaction all or nothing with respect to WATCH: if a watched key
+ * changed since WATCH read its token (keyspace.ts watchToken: a live key's
+ * revision, or the read's applied index for an absent one, compared with its
+ * expiry, tombstone or the tombstone floor), nothing runs and EXEC answers a
+ * null array. Otherwise
  * every command runs in order within this one entry, so no other write can
  * interleave; runtime errors are reported per command, as Redis does.
  */
@@ -45,8 +47,7 @@ function execCommand(commands: () => ReadonlyMap<string, KeyedCommand>): KeyedCo
       const n = Number(args[1].toString('latin1'));
       let at = 2;
       for (let i = 0; i < n; i++, at += 2) {
-        const v = lookup(ctx, args[at]);
-        if ((v?.revision ?? 0) !== Number(args[at + 1].toString('latin1'))) return nullArray();
+        if (watchedKeyChanged(ctx, args[at], Number(args[at + 1].toString('latin1')))) return nullArray();
       }
       const replies: Reply[] = [];
       for (; at < args.length; at++) {
@@ -117,13 +118,13 @@ const scan: KeyedCommand = {
   },
 };
 
-/** The revision of each key: its last change's entry index, 0 when absent or expired (WATCH). */
+/** WATCH's token of each key: its revision when live, minus the applied index when absent or expired. */
 const rev: KeyedCommand = {
   kind: 'read',
   name: INTERNAL.rev,
   read(ctx, args) {
     const out: Reply[] = [];
-    for (let i = 1; i < args.length; i++) out.push(integer(lookup(ctx, args[i])?.revision ?? 0));
+    for (let i = 1; i < args.length; i++) out.push(integer(watchToken(ctx, args[i])));
     return array(out);
   },
 };

@@ -18,6 +18,12 @@ export interface KeyspaceReader {
   scan(after: Buffer | undefined, limit: number, inclusive?: boolean): Promise<Array<[Buffer, StoredValue]>>;
   /** Keys stored in the group, expired ones not yet deleted included (DBSIZE); reads only. */
   keyCount?(): number;
+  /** Revision of the deletion of an absent key, if a tombstone for it is kept. */
+  tombstone?(key: Buffer): number | undefined;
+  /** Every deletion whose tombstone was pruned has a revision at most this. */
+  tombstoneFloor?(): number;
+  /** The group's applied index (reads only): WATCH's point in the log for an absent key. */
+  appliedIndex?(): number;
 }
 
 export interface KeyspaceWriter extends KeyspaceReader {
@@ -61,6 +67,35 @@ export function clearIfExpired(ctx: WriteContext, key: Buffer): void {
   if (raw !== undefined && raw.expireAtMs !== 0 && raw.expireAtMs <= ctx.nowMs) ctx.ks.del(key);
 }
 
+/**
+ * What WATCH records for a key: its revision when it is live (>= 1), or, when it is
+ * absent or expired, minus the applied index it was read at (<= 0).
+ */
+export function watchToken(ctx: ReadContext, key: Buffer): number {
+  const v = lookup(ctx, key);
+  if (v !== undefined) return v.revision;
+  return -(ctx.ks.appliedIndex?.() ?? 0);
+}
+
+/**
+ * The revision of the last change of an absent key: an expired record's own revision
+ * (it expired at its expiry instant, with no entry), its tombstone's, or the floor of
+ * pruned tombstones when it has none (conservative: may be later than its real change).
+ */
+function absentChangeRevision(ctx: WriteContext, key: Buffer): number {
+  const raw = ctx.ks.getRaw(key);
+  if (raw !== undefined) return raw.revision;
+  return ctx.ks.tombstone?.(key) ?? ctx.ks.tombstoneFloor?.() ?? 0;
+}
+
+/** Whether a watched key changed since WATCH recorded `token` (see watchToken); EXEC aborts if so. */
+export function watchedKeyChanged(ctx: WriteContext, key: Buffer, token: number): boolean {
+  const v = lookup(ctx, key);
+  if (token >= 1) return v?.revision !== token;
+  if (v !== undefined) return true;
+  return absentChangeRevision(ctx, key) > -token;
+}
+
 /** The bytes of a stored value as a Buffer view. */
 export function valueBytes(v: StoredValue): Buffer {
   return Buffer.from(v.value.buffer, v.value.byteOffset, v.value.byteLength);
@@ -84,7 +119,8 @@ interface FieldOverlay {
 export interface OverlaySink {
   /** `existed`: whether the key was stored (live or expired) before this write. */
   put(key: Buffer, value: StoredValue, existed: boolean): void;
-  del(key: Buffer, existed: boolean): void;
+  /** `tombstone`: the revision of the deletion when the key existed (see tombstones.ts). */
+  del(key: Buffer, existed: boolean, tombstone: number | undefined): void;
   putField(key: Buffer, field: Buffer, value: Buffer): void;
   delField(key: Buffer, field: Buffer): void;
 }
@@ -96,8 +132,24 @@ export interface OverlaySink {
 export class OverlayKeyspace implements KeyspaceWriter {
   private readonly pending = new Map<string, StoredValue | null>();
   private readonly fieldPending = new Map<string, FieldOverlay>();
+  private revision = 0;
+  private nowMs = 0;
 
   constructor(private readonly base: KeyspaceReader, private readonly sink: OverlaySink) {}
+
+  /** The entry being applied: the revision and time a deletion's tombstone is judged by. */
+  at(revision: number, nowMs: number): void {
+    this.revision = revision;
+    this.nowMs = nowMs;
+  }
+
+  tombstone(key: Buffer): number | undefined {
+    return this.base.tombstone?.(key);
+  }
+
+  tombstoneFloor(): number {
+    return this.base.tombstoneFloor?.() ?? 0;
+  }
 
   getRaw(key: Buffer): StoredValue | undefined {
     const k = id(key);
@@ -115,11 +167,13 @@ export class OverlayKeyspace implements KeyspaceWriter {
   }
 
   del(key: Buffer): void {
-    const existed = this.getRaw(key) !== undefined;
+    const raw = this.getRaw(key);
     const k = id(key);
     this.pending.set(k, null);
     this.fieldPending.set(k, { cleared: true, fields: new Map() });
-    this.sink.del(key, existed);
+    // A key already expired was deleted at its expiry instant: its last change is its own revision.
+    const expired = raw !== undefined && raw.expireAtMs !== 0 && raw.expireAtMs <= this.nowMs;
+    this.sink.del(key, raw !== undefined, raw === undefined ? undefined : expired ? raw.revision : this.revision);
   }
 
   private fieldOverlay(key: Buffer): FieldOverlay {

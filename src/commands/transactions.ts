@@ -114,7 +114,8 @@ export async function watch(ctx: ClientContext, args: Buffer[], run: TxRunner): 
   const w = (ctx.state.get(WATCH) as WatchState | undefined) ?? { slot, keys: [] };
   keys.forEach((k, i) => {
     const item = reply.items![i];
-    w.keys.push([k, item.kind === 'integer' ? Number(item.value) : -1]);
+    // A token that matches no state: an unexpected reply makes EXEC abort.
+    w.keys.push([k, item.kind === 'integer' ? Number(item.value) : Number.MAX_SAFE_INTEGER]);
   });
   ctx.state.set(WATCH, w);
   ctx.state.set('txslot', slot);

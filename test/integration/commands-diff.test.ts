@@ -180,8 +180,36 @@ test('transactions: MULTI/EXEC/DISCARD/WATCH replies match redis-server', async 
     ['SET', '{x}w', 'v'], ['WATCH', '{x}w'], ['SET', '{x}w', 'changed'], ['MULTI'], ['SET', '{x}w', 'tx'], ['EXEC'], ['GET', '{x}w'],
     ['WATCH', '{x}w'], ['UNWATCH'], ['SET', '{x}w', 'again'], ['MULTI'], ['GET', '{x}w'], ['EXEC'],
     ['WATCH', '{x}w'], ['MULTI'], ['HSET', '{x}h', 'f', '1'], ['HGETALL', '{x}h'], ['TYPE', '{x}w'], ['EXEC'],
+    // WATCH on an absent key: untouched, created and deleted again, deleted while absent.
+    ['DEL', '{x}n'], ['WATCH', '{x}n'], ['MULTI'], ['SET', '{x}n', '1'], ['EXEC'], ['DEL', '{x}n'],
+    ['WATCH', '{x}n'], ['SET', '{x}n', 'v'], ['DEL', '{x}n'], ['MULTI'], ['SET', '{x}n', '2'], ['EXEC'], ['EXISTS', '{x}n'],
+    ['WATCH', '{x}n'], ['DEL', '{x}n'], ['SET', '{x}other', 'o'], ['DEL', '{x}other'], ['MULTI'], ['GET', '{x}n'], ['EXEC'],
+    ['DEL', '{x}n'], ['WATCH', '{x}n'], ['HSET', '{x}n', 'f', 'v'], ['HDEL', '{x}n', 'f'], ['MULTI'], ['GET', '{x}n'], ['EXEC'],
   ];
   for (const cmd of script) await both(...cmd);
+});
+
+test('WATCH on an absent key that is set and expires before EXEC aborts it, as in Redis', async () => {
+  const mine = ours[2];
+  const run = async (side: Raw, other: Raw): Promise<string> => {
+    await side.send(['DEL', '{wa}k']);
+    await side.send(['WATCH', '{wa}k']);
+    await other.send(['SET', '{wa}k', 'v', 'PX', '50']);
+    await new Promise((r) => setTimeout(r, 150));
+    await side.send(['MULTI']);
+    await side.send(['SET', '{wa}k', 'tx']);
+    return side.send(['EXEC']);
+  };
+  const otherRef = await Raw.open(redisPort);
+  const otherOurs = await Raw.open(cluster.port(1));
+  try {
+    const expected = await run(ref, otherRef);
+    assert.equal(expected, '*-1\r\n');
+    assert.equal(await run(mine, otherOurs), expected);
+  } finally {
+    otherRef.close();
+    otherOurs.close();
+  }
 });
 
 test('multi-key commands split across slots; MSET across slots is CROSSSLOT', async () => {
@@ -344,9 +372,11 @@ test('random command sequences (seeded) reply as redis-server does', async () =>
   }
   // Transactions of random commands on one connection each side (state is per connection).
   const mine = ours[1];
-  for (let t = 0; t < 20; t++) {
+  for (let t = 0; t < 40; t++) {
     const cmds: string[][] = [['MULTI'], ...Array.from({ length: 1 + Math.floor(next() * 4) }, () => pick(gens)()), ['EXEC']];
-    if (next() < 0.3) cmds.unshift(['WATCH', key()]);
+    // WATCH (often of an absent key), then commands outside the transaction that may
+    // create, change, delete or expire it before MULTI: EXEC must abort exactly when Redis does.
+    if (next() < 0.5) cmds.unshift(['WATCH', key()], ...Array.from({ length: Math.floor(next() * 3) }, () => pick(gens)()));
     for (const c of cmds) assert.equal(await mine.send(c), await ref.send(c), `seed ${seed}: reply to ${JSON.stringify(c)}`);
   }
 });
