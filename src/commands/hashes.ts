@@ -1,8 +1,12 @@
 /**
- * Hashes. The key's record (type Hash) holds the field count; each field is a
- * storage record of its own (putField/delField), so HSET or HGET of one field
- * never reads or rewrites the whole hash. A hash left with no fields is
- * deleted, as in Redis. Fields are kept, and listed, in byte order.
+ * Hashes. The key's record (type Hash) holds the field count and the next
+ * insertion sequence number ("count next", latin1); each field is a storage
+ * record of its own (putField/delField) whose value is its sequence number
+ * (u48be) followed by the field's value, so HSET or HGET of one field never
+ * reads or rewrites the whole hash. A new field takes the next sequence number,
+ * a field written again keeps its own, so listing by sequence number gives
+ * insertion order, as Redis's listpack encoding does for small hashes. A hash
+ * left with no fields is deleted, as in Redis.
  */
 import { array, bulk, integer, map, nullBulk, ok, type Reply } from '../resp/encoder.js';
 import {
@@ -10,7 +14,7 @@ import {
   errOverflow, errSyntax, errWrongArgs, errWrongType,
 } from '../resp/replies.js';
 import { clearIfExpired, lookup, valueBytes, ValueType, type ReadContext, type StoredValue, type WriteContext } from './keyspace.js';
-import { INT64_MAX, INT64_MIN, lower, parseInt64, toReplyInt, type KeyedCommand } from './spec.js';
+import { INT64_MAX, INT64_MIN, lower, parseInt64, parseScanCursor, toReplyInt, type KeyedCommand } from './spec.js';
 import { addDecimal, formatDecimal, parseDecimal } from './decimal.js';
 import { globMatch } from './glob.js';
 
@@ -24,17 +28,70 @@ function hashAt(ctx: ReadContext | WriteContext, key: Buffer): StoredValue | und
 
 const isReply = (x: unknown): x is Reply => typeof x === 'object' && x !== null && 'kind' in x && !('revision' in x);
 
+/** What a hash's key record holds. */
+interface HashMeta {
+  count: number;
+  /** Sequence number the next new field takes (fields list in sequence order). */
+  nextSeq: number;
+}
+
+function hashMeta(v: StoredValue | undefined): HashMeta {
+  if (v === undefined) return { count: 0, nextSeq: 1 };
+  const [count, next] = valueBytes(v).toString('latin1').split(' ');
+  return { count: Number(count), nextSeq: Number(next) };
+}
+
 function fieldCount(v: StoredValue | undefined): number {
-  return v === undefined ? 0 : Number(valueBytes(v).toString('latin1'));
+  return hashMeta(v).count;
+}
+
+const SEQ_BYTES = 6;
+
+interface FieldValue {
+  seq: number;
+  value: Buffer;
+}
+
+function decodeField(raw: Buffer): FieldValue {
+  return { seq: raw.readUIntBE(0, SEQ_BYTES), value: raw.subarray(SEQ_BYTES) };
+}
+
+function encodeField(seq: number, value: Buffer): Buffer {
+  const b = Buffer.allocUnsafe(SEQ_BYTES + value.length);
+  b.writeUIntBE(seq, 0, SEQ_BYTES);
+  value.copy(b, SEQ_BYTES);
+  return b;
+}
+
+/** One field of the hash at `key` (the caller checked the key is a live hash). */
+function getField(ctx: ReadContext | WriteContext, key: Buffer, field: Buffer): FieldValue | undefined {
+  const raw = ctx.ks.getField(key, field);
+  return raw === undefined ? undefined : decodeField(raw);
+}
+
+/** Sets one field, keeping its place when it exists, appending it otherwise; true when new. */
+function setField(ctx: WriteContext, key: Buffer, meta: HashMeta, field: Buffer, value: Buffer): boolean {
+  const old = getField(ctx, key, field);
+  const seq = old?.seq ?? meta.nextSeq++;
+  ctx.ks.putField(key, Buffer.from(field), encodeField(seq, value));
+  if (old === undefined) meta.count++;
+  return old === undefined;
+}
+
+/** Every field of a live hash in insertion order, with its sequence number. */
+async function allFields(ctx: ReadContext | WriteContext, key: Buffer): Promise<Array<[Buffer, FieldValue]>> {
+  const out = (await ctx.ks.fields(key)).map(([f, raw]) => [f, decodeField(raw)] as [Buffer, FieldValue]);
+  return out.sort((a, b) => a[1].seq - b[1].seq);
 }
 
 /** Writes the key record of a hash after its fields changed (deleting it when empty). */
-function saveHash(ctx: WriteContext, key: Buffer, old: StoredValue | undefined, count: number): void {
-  if (count === 0) {
+function saveHash(ctx: WriteContext, key: Buffer, old: StoredValue | undefined, meta: HashMeta): void {
+  if (meta.count === 0) {
     if (ctx.ks.getRaw(key) !== undefined) ctx.ks.del(key);
     return;
   }
-  ctx.ks.put(key, { type: ValueType.Hash, value: Buffer.from(String(count), 'latin1'), expireAtMs: old?.expireAtMs ?? 0, revision: ctx.revision });
+  const value = Buffer.from(`${meta.count} ${meta.nextSeq}`, 'latin1');
+  ctx.ks.put(key, { type: ValueType.Hash, value, expireAtMs: old?.expireAtMs ?? 0, revision: ctx.revision });
 }
 
 /** The hash to write into: the live one, or none after clearing an expired one. */
@@ -53,16 +110,10 @@ function hsetCommand(name: 'hset' | 'hmset'): KeyedCommand {
       if (args.length % 2 !== 0) return errWrongArgs(name);
       const h = hashForWrite(ctx, args[1]);
       if (isReply(h)) return h;
-      let count = fieldCount(h);
+      const meta = hashMeta(h);
       let added = 0;
-      for (let i = 2; i + 1 < args.length; i += 2) {
-        if (ctx.ks.getField(args[1], args[i]) === undefined) {
-          count++;
-          added++;
-        }
-        ctx.ks.putField(args[1], Buffer.from(args[i]), Buffer.from(args[i + 1]));
-      }
-      saveHash(ctx, args[1], h, count);
+      for (let i = 2; i + 1 < args.length; i += 2) if (setField(ctx, args[1], meta, args[i], args[i + 1])) added++;
+      saveHash(ctx, args[1], h, meta);
       return name === 'hset' ? integer(added) : ok();
     },
   };
@@ -75,8 +126,9 @@ const hsetnx: KeyedCommand = {
     const h = hashForWrite(ctx, args[1]);
     if (isReply(h)) return h;
     if (h !== undefined && ctx.ks.getField(args[1], args[2]) !== undefined) return integer(0);
-    ctx.ks.putField(args[1], Buffer.from(args[2]), Buffer.from(args[3]));
-    saveHash(ctx, args[1], h, fieldCount(h) + 1);
+    const meta = hashMeta(h);
+    setField(ctx, args[1], meta, args[2], args[3]);
+    saveHash(ctx, args[1], h, meta);
     return integer(1);
   },
 };
@@ -87,8 +139,8 @@ const hget: KeyedCommand = {
   read(ctx, args) {
     const h = hashAt(ctx, args[1]);
     if (isReply(h)) return h;
-    const v = h === undefined ? undefined : ctx.ks.getField(args[1], args[2]);
-    return v === undefined ? nullBulk() : bulk(Buffer.from(v));
+    const v = h === undefined ? undefined : getField(ctx, args[1], args[2]);
+    return v === undefined ? nullBulk() : bulk(Buffer.from(v.value));
   },
 };
 
@@ -99,8 +151,8 @@ const hmget: KeyedCommand = {
     const h = hashAt(ctx, args[1]);
     if (isReply(h)) return h;
     return array(args.slice(2).map((f) => {
-      const v = h === undefined ? undefined : ctx.ks.getField(args[1], f);
-      return v === undefined ? nullBulk() : bulk(Buffer.from(v));
+      const v = h === undefined ? undefined : getField(ctx, args[1], f);
+      return v === undefined ? nullBulk() : bulk(Buffer.from(v.value));
     }));
   },
 };
@@ -112,15 +164,15 @@ const hdel: KeyedCommand = {
     const h = hashAt(ctx, args[1]);
     if (isReply(h)) return h;
     if (h === undefined) return integer(0);
-    let count = fieldCount(h);
+    const meta = hashMeta(h);
     let removed = 0;
     for (let i = 2; i < args.length; i++) {
       if (ctx.ks.getField(args[1], args[i]) === undefined) continue;
       ctx.ks.delField(args[1], args[i]);
-      count--;
+      meta.count--;
       removed++;
     }
-    if (removed > 0) saveHash(ctx, args[1], h, count);
+    if (removed > 0) saveHash(ctx, args[1], h, meta);
     return integer(removed);
   },
 };
@@ -151,7 +203,7 @@ const hstrlen: KeyedCommand = {
   read(ctx, args) {
     const h = hashAt(ctx, args[1]);
     if (isReply(h)) return h;
-    return integer(h === undefined ? 0 : ctx.ks.getField(args[1], args[2])?.length ?? 0);
+    return integer(h === undefined ? 0 : getField(ctx, args[1], args[2])?.value.length ?? 0);
   },
 };
 
@@ -162,9 +214,9 @@ function listCommand(name: string, shape: 'all' | 'keys' | 'vals'): KeyedCommand
     async read(ctx, args) {
       const h = hashAt(ctx, args[1]);
       if (isReply(h)) return h;
-      const fields = h === undefined ? [] : await ctx.ks.fields(args[1]);
-      if (shape === 'all') return map(fields.map(([f, v]) => [bulk(f), bulk(v)] as const));
-      return array(fields.map(([f, v]) => bulk(shape === 'keys' ? f : v)));
+      const fields = h === undefined ? [] : await allFields(ctx, args[1]);
+      if (shape === 'all') return map(fields.map(([f, v]) => [bulk(f), bulk(v.value)] as const));
+      return array(fields.map(([f, v]) => bulk(shape === 'keys' ? f : v.value)));
     },
   };
 }
@@ -178,7 +230,7 @@ const hincrby: KeyedCommand = {
     if (by === undefined) return errNotInteger();
     const h = hashForWrite(ctx, args[1]);
     if (isReply(h)) return h;
-    const old = h === undefined ? undefined : ctx.ks.getField(args[1], args[2]);
+    const old = h === undefined ? undefined : getField(ctx, args[1], args[2])?.value;
     let current = 0n;
     if (old !== undefined) {
       const n = parseInt64(old);
@@ -187,8 +239,9 @@ const hincrby: KeyedCommand = {
     }
     const next = current + by;
     if (next > INT64_MAX || next < INT64_MIN) return errOverflow();
-    ctx.ks.putField(args[1], Buffer.from(args[2]), Buffer.from(next.toString(), 'latin1'));
-    saveHash(ctx, args[1], h, fieldCount(h) + (old === undefined ? 1 : 0));
+    const meta = hashMeta(h);
+    setField(ctx, args[1], meta, args[2], Buffer.from(next.toString(), 'latin1'));
+    saveHash(ctx, args[1], h, meta);
     return integer(toReplyInt(next));
   },
 };
@@ -207,31 +260,38 @@ const hincrbyfloat: KeyedCommand = {
     if ('inf' in by) return errNanOrInfinity();
     const h = hashForWrite(ctx, args[1]);
     if (isReply(h)) return h;
-    const old = h === undefined ? undefined : ctx.ks.getField(args[1], args[2]);
+    const old = h === undefined ? undefined : getField(ctx, args[1], args[2])?.value;
     const current = old === undefined ? { mant: 0n, exp: 0 } : parseDecimal(old);
     if (current === undefined) return errHashNotFloat();
     const sum = addDecimal(current, by);
     if (sum === undefined || 'inf' in sum) return errIncrNanOrInf();
     const text = Buffer.from(formatDecimal(sum), 'latin1');
-    ctx.ks.putField(args[1], Buffer.from(args[2]), text);
-    saveHash(ctx, args[1], h, fieldCount(h) + (old === undefined ? 1 : 0));
+    const meta = hashMeta(h);
+    setField(ctx, args[1], meta, args[2], text);
+    saveHash(ctx, args[1], h, meta);
     return bulk(text);
   },
 };
 
-/** Hashes up to this many fields come back whole from one HSCAN call (Redis's listpack limit). */
+/** Hashes up to this many fields come back whole from one HSCAN call (as Redis does for listpack hashes). */
 const HSCAN_WHOLE_MAX = 512;
 
+/**
+ * HSCAN key cursor [MATCH pattern] [COUNT count]. A small hash comes back whole
+ * (cursor 0). A larger one is walked in insertion order and the cursor is the
+ * sequence number of the next field to return: a field keeps its number for as
+ * long as it exists and new fields take higher ones, so a field present for the
+ * whole scan is returned exactly once, on any node, whatever happens between calls.
+ */
 const hscan: KeyedCommand = {
   kind: 'read',
   name: 'hscan',
   validate(args) {
-    if (!/^\d+$/.test(args[2].toString('latin1'))) return errInvalidCursor();
-    return undefined;
+    return parseScanCursor(args[2]) === undefined ? errInvalidCursor() : undefined;
   },
   async read(ctx, args) {
-    const c = args[2].toString('latin1');
-    if (!/^\d+$/.test(c)) return errInvalidCursor();
+    const cursor = parseScanCursor(args[2]);
+    if (cursor === undefined) return errInvalidCursor();
     let count = 10;
     let pattern: Buffer | undefined;
     for (let i = 3; i < args.length; i++) {
@@ -247,16 +307,20 @@ const hscan: KeyedCommand = {
     }
     const h = hashAt(ctx, args[1]);
     if (isReply(h)) return h;
-    const fields = h === undefined ? [] : await ctx.ks.fields(args[1]);
-    // The cursor is an offset into the fields in byte order.
-    const from = fields.length <= HSCAN_WHOLE_MAX ? 0 : Math.min(Number(BigInt(c) > 2n ** 52n ? 2n ** 52n : BigInt(c)), fields.length);
-    const to = fields.length <= HSCAN_WHOLE_MAX ? fields.length : Math.min(fields.length, from + count);
-    const out: Reply[] = [];
-    for (const [f, v] of fields.slice(from, to)) {
-      if (pattern !== undefined && !globMatch(pattern, f)) continue;
-      out.push(bulk(f), bulk(v));
+    const fields = h === undefined ? [] : await allFields(ctx, args[1]);
+    let page = fields;
+    let next = 0;
+    if (fields.length > HSCAN_WHOLE_MAX) {
+      const from = fields.findIndex(([, v]) => BigInt(v.seq) >= cursor);
+      page = from < 0 ? [] : fields.slice(from, from + count);
+      next = from < 0 || from + count >= fields.length ? 0 : fields[from + count][1].seq;
     }
-    return array([bulk(to >= fields.length ? '0' : String(to)), array(out)]);
+    const out: Reply[] = [];
+    for (const [f, v] of page) {
+      if (pattern !== undefined && !globMatch(pattern, f)) continue;
+      out.push(bulk(f), bulk(v.value));
+    }
+    return array([bulk(String(next)), array(out)]);
   },
 };
 

@@ -53,3 +53,19 @@ export function toReplyInt(v: bigint): number | bigint {
 export function lower(arg: Buffer): string {
   return arg.toString('latin1').toLowerCase();
 }
+
+const UINT64_MAX = 0xffffffffffffffffn;
+
+/**
+ * A SCAN-family cursor as Redis 7.0 reads it (parseScanCursorOrReply: strtoul, base
+ * 10): no leading space, an optional sign, digits; "" is 0 and "-N" wraps to 2^64-N;
+ * anything else, or a value past 2^64-1, is undefined (`ERR invalid cursor`).
+ */
+export function parseScanCursor(arg: Buffer | string): bigint | undefined {
+  const m = /^([+-]?)(\d*)$/.exec(typeof arg === 'string' ? arg : arg.toString('latin1'));
+  if (m === null) return undefined;
+  if (m[2] === '') return m[1] === '' ? 0n : undefined;
+  const n = BigInt(m[2]);
+  if (n > UINT64_MAX) return undefined;
+  return m[1] === '-' ? (UINT64_MAX + 1n - n) & UINT64_MAX : n;
+}

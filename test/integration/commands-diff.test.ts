@@ -160,6 +160,12 @@ test('hashes: replies and errors match redis-server', async () => {
     ['HSET', 'one', 'f', 'v'], ['HDEL', 'one', 'f'], ['EXISTS', 'one'], ['HGETALL', 'nokey'], ['HSCAN', 'nokey', '0'],
     ['HSET', 'ord', 'a', '1', 'b', '2', 'c', '3'], ['HGETALL', 'ord'], ['HKEYS', 'ord'], ['HVALS', 'ord'],
     ['HSCAN', 'ord', '0'], ['HSCAN', 'ord', '0', 'MATCH', 'b*'], ['HSCAN', 'ord', 'x'], ['HSCAN', 'ord', '0', 'COUNT', '0'],
+    // Small hashes list fields in insertion order; a rewritten field keeps its place.
+    ['HSET', '{i}ins', 'z', '1', 'a', '2', 'm', '3'], ['HSET', '{i}ins', 'a', 'x', 'q', '4'], ['HINCRBY', '{i}ins', 'n', '1'],
+    ['HSETNX', '{i}ins', 'b', '5'], ['HGETALL', '{i}ins'], ['HDEL', '{i}ins', 'z'], ['HSET', '{i}ins', 'z', 'back'], ['HKEYS', '{i}ins'],
+    ['HVALS', '{i}ins'], ['HSCAN', '{i}ins', '0'], ['HSCAN', '{i}ins', '0', 'MATCH', '[a-m]'], ['RENAME', '{i}ins', '{i}ins2'], ['HGETALL', '{i}ins2'],
+    ['HSCAN', '{i}ins2', '18446744073709551615'], ['HSCAN', '{i}ins2', '18446744073709551616'], ['HSCAN', '{i}ins2', '-1'],
+    ['HSCAN', '{i}ins2', ''], ['HSCAN', '{i}ins2', '+3'], ['HSCAN', '{i}ins2', ' 1'], ['HSCAN', '{i}ins2', '-'], ['HSCAN', '{i}ins2', '0x1'],
   ];
   for (const cmd of script) await same(...cmd);
 });
@@ -365,6 +371,8 @@ test('random command sequences (seeded) reply as redis-server does', async () =>
     () => ['HLEN', key()], () => ['TYPE', key()], () => ['EXPIRE', key(), pick(['100', '-1', '0'])], () => ['TTL', key()],
     () => ['PERSIST', key()], () => ['SETRANGE', key(), pick(['0', '2']), val()], () => ['GETRANGE', key(), '0', pick(['-1', '2'])],
     () => ['RENAME', key(), key()], () => ['INCRBYFLOAT', key(), pick(['0.5', '1', 'x'])], () => ['HEXISTS', key(), 'f'],
+    () => ['HSET', key(), pick(['z', 'a', 'm']), val(), pick(['f', 'b']), val()], () => ['HGETALL', key()], () => ['HKEYS', key()],
+    () => ['HVALS', key()], () => ['HSCAN', key(), '0'], () => ['HDEL', key(), pick(['z', 'a', 'f'])],
   ];
   for (let i = 0; i < 300; i++) {
     const cmd = pick(gens)();
