@@ -8,6 +8,7 @@
  *        0x02 | keyLength u32be | key | field               -> one field of a hash (raw value)
  *        0x03 | key                                        -> tombstone of a deleted key: revision u48be
  *        0x04                                              -> tombstone floor: revision u48be
+ *        0x05 | crc32(key) u32be | key                     -> scan index entry of a stored key (empty value)
  *   0x03                                                   -> flush marker (written with sync by flush())
  *
  * The generation lets a snapshot be installed atomically: its data is staged under a
@@ -15,6 +16,7 @@
  * each other per key, so a hash is read or deleted with one range scan, and HSET
  * changes one field without rewriting the hash.
  */
+import { crc32 } from 'node:zlib';
 import type { GroupId } from '../raft/types.js';
 import type { StoredValue, ValueType } from './types.js';
 
@@ -26,6 +28,7 @@ export const KIND_MAIN = 0x01;
 export const KIND_FIELD = 0x02;
 export const KIND_TOMB = 0x03;
 export const KIND_FLOOR = 0x04;
+export const KIND_SCAN = 0x05;
 
 export function metaKey(groupId: GroupId): Buffer {
   const b = Buffer.allocUnsafe(5);
@@ -105,6 +108,20 @@ export function tombSuffix(key: Uint8Array): Buffer {
 
 export const FLOOR_SUFFIX = Buffer.from([KIND_FLOOR]);
 
+/** The position of a key in SCAN order: CRC-32 of its bytes (the same on every node and version). */
+export function scanHash(key: Uint8Array): number {
+  return crc32(key) >>> 0;
+}
+
+/** Suffix of a key's scan index entry; without `key`, the start of the entries at `hash` and after. */
+export function scanSuffix(hash: number, key?: Uint8Array): Buffer {
+  const b = Buffer.allocUnsafe(5 + (key ? key.length : 0));
+  b[0] = KIND_SCAN;
+  b.writeUInt32BE(hash, 1);
+  if (key) b.set(key, 5);
+  return b;
+}
+
 /** A tombstone's or the floor's revision. */
 export function encodeRevision(revision: number): Buffer {
   const b = Buffer.allocUnsafe(6);
@@ -121,12 +138,14 @@ export type ParsedSuffix =
   | { kind: typeof KIND_MAIN; key: Buffer }
   | { kind: typeof KIND_FIELD; key: Buffer; field: Buffer }
   | { kind: typeof KIND_TOMB; key: Buffer }
-  | { kind: typeof KIND_FLOOR };
+  | { kind: typeof KIND_FLOOR }
+  | { kind: typeof KIND_SCAN; hash: number; key: Buffer };
 
 export function parseSuffix(s: Buffer): ParsedSuffix {
   if (s[0] === KIND_MAIN) return { kind: KIND_MAIN, key: s.subarray(1) };
   if (s[0] === KIND_TOMB) return { kind: KIND_TOMB, key: s.subarray(1) };
   if (s[0] === KIND_FLOOR && s.length === 1) return { kind: KIND_FLOOR };
+  if (s[0] === KIND_SCAN && s.length >= 5) return { kind: KIND_SCAN, hash: s.readUInt32BE(1), key: s.subarray(5) };
   if (s[0] === KIND_FIELD && s.length >= 5) {
     const n = s.readUInt32BE(1);
     if (5 + n <= s.length) return { kind: KIND_FIELD, key: s.subarray(5, 5 + n), field: s.subarray(5 + n) };

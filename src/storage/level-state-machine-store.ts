@@ -10,12 +10,14 @@ import { ValueType } from './types.js';
 import { LevelEngine, type EngineOp } from './level-engine.js';
 import {
   dataPrefix, decodeMeta, decodeRevision, decodeValue, encodeMeta, encodeRevision, encodeValue, fieldSuffix, FLOOR_SUFFIX,
-  garbageKey, mainSuffix, metaKey, parseSuffix, prefixEnd, TAG_FLUSH, TAG_GARBAGE, TAG_META, tombSuffix, type GroupMeta,
+  garbageKey, KIND_SCAN, mainSuffix, metaKey, parseSuffix, prefixEnd, scanHash, scanSuffix, TAG_FLUSH, TAG_GARBAGE, TAG_META,
+  tombSuffix, type GroupMeta,
 } from './key-layout.js';
 import { decodeSnapshotStream, encodeSnapshotStream } from './snapshot-stream.js';
 import { assert } from './assert.js';
 
 const FLUSH_KEY = Buffer.from([TAG_FLUSH]);
+const EMPTY = Buffer.alloc(0);
 
 /** Bytes of staged snapshot data per LevelDB batch while installing. */
 const INSTALL_BATCH_BYTES = 1024 * 1024;
@@ -139,6 +141,17 @@ export class LevelStateMachineStore implements StateMachineStore {
     }
   }
 
+  async *scanByHash(groupId: GroupId, fromHash: number): AsyncIterable<[number, Uint8Array, StoredValue]> {
+    const prefix = this.prefix(groupId);
+    const all = concat(prefix, Buffer.from([KIND_SCAN]));
+    for await (const [k] of this.engine.iterate({ gte: concat(prefix, scanSuffix(fromHash)), lt: prefixEnd(all), batchSize: 256 })) {
+      const key = k.subarray(prefix.length + 5);
+      // Read the record now: a batch written since the iterator opened may have deleted it.
+      const v = this.getSync(groupId, key);
+      if (v !== undefined) yield [k.readUInt32BE(prefix.length + 1), key, v];
+    }
+  }
+
   async tombstones(groupId: GroupId): Promise<Tombstones> {
     const prefix = this.prefix(groupId);
     const start = concat(prefix, tombSuffix(new Uint8Array(0)));
@@ -183,10 +196,13 @@ export class LevelStateMachineStore implements StateMachineStore {
       switch (o.op) {
         case 'put':
           ops.push({ type: 'put', key: concat(prefix, mainSuffix(o.key)), value: encodeValue(o.value) });
+          // The scan index entry, written blind (no read): rewriting it is cheaper than checking.
+          ops.push({ type: 'put', key: concat(prefix, scanSuffix(scanHash(o.key), o.key)), value: EMPTY });
           break;
         case 'del': {
           const main = concat(prefix, mainSuffix(o.key));
           ops.push({ type: 'del', key: main });
+          ops.push({ type: 'del', key: concat(prefix, scanSuffix(scanHash(o.key), o.key)) });
           const id = `${o.groupId}:${Buffer.from(o.key).toString('latin1')}`;
           for (const k of stagedFields.get(id) ?? []) ops.push({ type: 'del', key: k });
           stagedFields.delete(id);

@@ -7,7 +7,7 @@ import type { GroupId } from '../raft/types.js';
 import type { ScanOptions, StateMachineBatch, StateMachineStore, StateSnapshot, StoredValue, Tombstones } from './types.js';
 import {
   decodeRevision, decodeValue, encodeRevision, encodeValue, fieldSuffix, FLOOR_SUFFIX, KIND_FIELD, KIND_FLOOR, KIND_MAIN,
-  KIND_TOMB, mainSuffix, parseSuffix, tombSuffix,
+  KIND_SCAN, KIND_TOMB, mainSuffix, parseSuffix, scanHash, scanSuffix, tombSuffix,
 } from './key-layout.js';
 import { decodeSnapshotStream, encodeSnapshotStream } from './snapshot-stream.js';
 
@@ -163,6 +163,22 @@ export class MemoryStateMachineStore implements StateMachineStore {
     }
   }
 
+  /** The keys of a group in scan-index order: (hash, key bytes). Derived from the keys, as LevelDB's index is. */
+  private scanOrder(g: GroupState): Array<[number, string]> {
+    const out = [...g.keys.keys()].map((k) => [scanHash(bytesOf(k)), k] as [number, string]);
+    return out.sort((a, b) => a[0] - b[0] || (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0));
+  }
+
+  async *scanByHash(groupId: GroupId, fromHash: number): AsyncIterable<[number, Uint8Array, StoredValue]> {
+    const g = this.state.get(groupId);
+    if (!g) return;
+    for (const [h, k] of this.scanOrder(g)) {
+      if (h < fromHash) continue;
+      const v = g.keys.get(k);
+      if (v) yield [h, bytesOf(k), copyValue(v)];
+    }
+  }
+
   async tombstones(groupId: GroupId): Promise<Tombstones> {
     const g = this.state.get(groupId);
     if (!g) return { floor: 0, keys: [] };
@@ -196,6 +212,7 @@ export class MemoryStateMachineStore implements StateMachineStore {
     fieldRecords.sort((a, b) => Buffer.compare(a[0], b[0]));
     for (const k of sortedKeys(g.tombs)) fieldRecords.push([tombSuffix(bytesOf(k)), encodeRevision(g.tombs.get(k)!)]);
     if (g.floor !== undefined) fieldRecords.push([FLOOR_SUFFIX, encodeRevision(g.floor)]);
+    for (const [h, k] of this.scanOrder(g)) fieldRecords.push([scanSuffix(h, bytesOf(k)), Buffer.alloc(0)]);
     const applied = g.applied;
     return {
       applied,
@@ -218,6 +235,8 @@ export class MemoryStateMachineStore implements StateMachineStore {
         next.tombs.set(id(parsed.key), decodeRevision(item.value));
       } else if (parsed.kind === KIND_FLOOR) {
         next.floor = decodeRevision(item.value);
+      } else if (parsed.kind === KIND_SCAN) {
+        // Derived from the keys here.
       } else if (parsed.kind === KIND_FIELD) {
         const k = id(parsed.key);
         let m = next.fields.get(k);

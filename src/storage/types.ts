@@ -144,8 +144,14 @@ export interface StateMachineStore {
   getFieldSync(groupId: GroupId, key: Uint8Array, field: Uint8Array): Uint8Array | undefined;
   /** The fields of a hash in field byte order. */
   fields(groupId: GroupId, key: Uint8Array): AsyncIterable<[field: Uint8Array, value: Uint8Array]>;
-  /** The keys of a group in key byte order (KEYS, SCAN, DBSIZE, expiry sweeps). */
+  /** The keys of a group in key byte order (KEYS, DBSIZE, RANDOMKEY). */
   scan(groupId: GroupId, opts?: ScanOptions): AsyncIterable<[key: Uint8Array, value: StoredValue]>;
+  /**
+   * The keys of a group in SCAN order — by CRC-32 of the key (key-layout.ts scanHash),
+   * then key bytes — from the first key whose hash is >= `fromHash`. A key's position
+   * never changes while it exists, so a cursor that is a hash stays valid anywhere.
+   */
+  scanByHash(groupId: GroupId, fromHash: number): AsyncIterable<[hash: number, key: Uint8Array, value: StoredValue]>;
   /** The group's tombstones (in key byte order) and tombstone floor. */
   tombstones(groupId: GroupId): Promise<Tombstones>;
   /** 0 for a group never applied. */

@@ -1,6 +1,6 @@
 // Proves the LevelDB and in-memory state-machine stores give the same results: seeded
 // random batches (puts with expiry and revision, deletes, hash fields, tombstones and
-// their floor, applied indexes,
+// their floor, applied indexes — and the scan index in hash order they maintain,
 // group deletions, snapshot transfers between groups) go to both, and every read,
 // scan and snapshot byte stream must agree after every step, also across reopens.
 import { test } from 'node:test';
@@ -41,11 +41,15 @@ async function dump(store: StateMachineStore): Promise<unknown> {
       const v = store.getSync(g, k);
       return v === undefined ? null : [v.type, Buffer.from(v.value).toString('hex'), v.expireAtMs, v.revision];
     });
+    const byHash: unknown[] = [];
+    for (const from of [0, 0x80000000]) {
+      for await (const [h, k, v] of store.scanByHash(g, from)) byHash.push([from, h, Buffer.from(k).toString('hex'), v.revision]);
+    }
     const tombs = await store.tombstones(g);
     const tombstones = [tombs.floor, tombs.keys.map(([k, r]) => [Buffer.from(k).toString('hex'), r])];
     const snapshot = store.createSnapshot(g);
     const image = Buffer.concat(await collect(snapshot.chunks())).toString('hex');
-    out.push({ g, applied: store.applied(g), keys, fields, points, tombstones, snapshotApplied: snapshot.applied, image });
+    out.push({ g, applied: store.applied(g), keys, byHash, fields, points, tombstones, snapshotApplied: snapshot.applied, image });
   }
   return out;
 }

@@ -134,6 +134,10 @@ export class CrashableStateMachineStore implements StateMachineStore {
     return this.live.scan(groupId, opts);
   }
 
+  scanByHash(groupId: GroupId, fromHash: number): AsyncIterable<[number, Uint8Array, StoredValue]> {
+    return this.live.scanByHash(groupId, fromHash);
+  }
+
   tombstones(groupId: GroupId): Promise<Tombstones> {
     return this.live.tombstones(groupId);
   }
