@@ -97,6 +97,16 @@ export class KvStateMachine implements HostStateMachine {
         for await (const [f, v] of store.fields(groupId, key)) out.push([Buffer.from(f), Buffer.from(v)]);
         return out;
       },
+      async scanHashed(fromHash, count) {
+        const rows: Array<[Buffer, StoredValue]> = [];
+        let last = -1;
+        for await (const [h, k, v] of store.scanByHash(groupId, fromHash)) {
+          if (rows.length >= count && h !== last) return { rows, nextHash: h };
+          rows.push([Buffer.from(k), v]);
+          last = h;
+        }
+        return { rows, nextHash: undefined };
+      },
       async scan(after, limit, inclusive = false) {
         const out: Array<[Buffer, StoredValue]> = [];
         if (limit <= 0) return out;

@@ -3,19 +3,21 @@
  * Each group is read linearizably (or written) through the router, so they
  * work from any node, whoever leads each group.
  *
- * SCAN's cursor: the group index sits in bits 40 and up; the low 40 bits name
- * an entry in this node's cursor table holding the last key examined in that
- * group (0 = the group's start). Because the position is a key, not a leader's
- * in-memory iterator, a scan continues correctly across leader changes; a
- * cursor unknown to this node (evicted, or from another node) restarts its
- * group, which may repeat keys but never skips one present the whole time.
+ * SCAN's cursor is self-contained: the index of the group in the data-group
+ * list sits in bits 32 and up, and the low 32 bits are a position in that
+ * group's scan order — keys sorted by CRC-32 of their bytes (a stored index,
+ * see storage/key-layout.ts). A call resumes at the first key whose hash is at
+ * least the cursor's, on any node, after any leader change or restart. A key
+ * keeps its hash for as long as it exists, so a key present for the whole scan
+ * is returned (once, unless the group list changes); each step ends between
+ * two different hashes, so the cursor always moves on.
  */
 import { array, bulk, integer, nullBulk, ok, type Reply } from '../resp/encoder.js';
 import { errInvalidCursor, errNotInteger, errSyntax } from '../resp/replies.js';
 import type { GroupId } from '../raft/types.js';
 import { INTERNAL } from './internal.js';
 import { asReply } from './reply-parse.js';
-import { lower, parseInt64, type KeyedCommand } from './spec.js';
+import { lower, parseInt64, parseScanCursor, type KeyedCommand } from './spec.js';
 
 export interface FanoutRunner {
   dataGroups(): GroupId[];
@@ -24,14 +26,10 @@ export interface FanoutRunner {
   random(): number;
 }
 
-const GROUP_SHIFT = 40n;
-const SEQ_MASK = (1n << GROUP_SHIFT) - 1n;
-const CURSORS_MAX = 10000;
+const GROUP_SHIFT = 32n;
+const HASH_MASK = (1n << GROUP_SHIFT) - 1n;
 
 export class Fanout {
-  private readonly cursors = new Map<bigint, Buffer>();
-  private seq = 1n;
-
   constructor(private readonly run: FanoutRunner) {}
 
   /** One group's scan step: [last examined key or null when done, matching keys]. */
@@ -56,9 +54,8 @@ export class Fanout {
   }
 
   async scan(args: Buffer[]): Promise<Reply> {
-    const c = args[1].toString('latin1');
-    if (!/^\d+$/.test(c) || BigInt(c) > 0xffffffffffffffffn) return errInvalidCursor();
-    const cursor = BigInt(c);
+    const cursor = parseScanCursor(args[1]);
+    if (cursor === undefined) return errInvalidCursor();
     let count = 10;
     let pattern: Buffer | undefined;
     let type: Buffer | undefined;
@@ -78,28 +75,20 @@ export class Fanout {
       } else return errSyntax();
     }
     const groups = this.run.dataGroups();
-    const index = Number(cursor >> GROUP_SHIFT);
-    if (index >= groups.length) return array([bulk('0'), array([])]);
-    const after = this.cursors.get(cursor & SEQ_MASK);
-    const r = await this.scanGroup(groups[index], after, count, pattern, type);
-    if (!Array.isArray(r)) return r;
-    const [last, keys] = r;
+    const index = cursor >> GROUP_SHIFT;
+    if (index >= BigInt(groups.length)) return array([bulk('0'), array([])]);
+    const step = [Buffer.from(INTERNAL.scanHashed), Buffer.from(String(cursor & HASH_MASK)), Buffer.from(String(count)),
+      pattern ?? Buffer.alloc(0), type ?? Buffer.alloc(0)];
+    const r = asReply(await this.run.routeGroup(groups[Number(index)], this.run.internal(INTERNAL.scanHashed), step));
+    if (r.kind !== 'array' || r.items === null) return r;
+    const [nextHash, ...keys] = r.items;
     let next: bigint;
-    if (last !== null) {
-      next = (BigInt(index) << GROUP_SHIFT) | this.remember(last);
+    if (nextHash.kind === 'bulk' && nextHash.value !== null) {
+      next = (index << GROUP_SHIFT) | BigInt(Buffer.from(nextHash.value as Buffer).toString('latin1'));
     } else {
-      next = index + 1 < groups.length ? BigInt(index + 1) << GROUP_SHIFT : 0n;
+      next = index + 1n < BigInt(groups.length) ? (index + 1n) << GROUP_SHIFT : 0n;
     }
-    return array([bulk(next.toString()), array(keys.map((k) => bulk(k)))]);
-  }
-
-  private remember(key: Buffer): bigint {
-    const id = this.seq;
-    this.seq = this.seq >= SEQ_MASK ? 1n : this.seq + 1n;
-    // Ids carry no group, so one table serves all groups.
-    this.cursors.set(id, key);
-    if (this.cursors.size > CURSORS_MAX) this.cursors.delete(this.cursors.keys().next().value!);
-    return id;
+    return array([bulk(next.toString()), array(keys)]);
   }
 
   async randomKey(): Promise<Reply> {

@@ -18,6 +18,7 @@ export const INTERNAL = {
   expire: 'raftis.expire',
   flush: 'raftis.flush',
   scan: 'raftis.scan',
+  scanHashed: 'raftis.scanh',
   rev: 'raftis.rev',
   dbsize: 'raftis.dbsize',
 } as const;
@@ -118,6 +119,33 @@ const scan: KeyedCommand = {
   },
 };
 
+/**
+ * `raftis.scanh fromHash count pattern type`: SCAN's step in one group. Examines at
+ * least `count` keys in scan order from `fromHash` (keyspace.ts scanHashed) and
+ * replies [hash to continue from, or nil when the group is done, live keys that match...].
+ */
+const scanHashed: KeyedCommand = {
+  kind: 'read',
+  name: INTERNAL.scanHashed,
+  async read(ctx, args) {
+    if (args.length !== 5 || ctx.ks.scanHashed === undefined) return errSyntax();
+    const fromHash = Number(args[1].toString('latin1'));
+    const count = Number(args[2].toString('latin1'));
+    if (!Number.isInteger(fromHash) || fromHash < 0 || fromHash > 0xffffffff || !(count >= 1)) return errSyntax();
+    const pattern = args[3].length === 0 ? undefined : args[3];
+    const type = args[4].length === 0 ? undefined : args[4].toString('latin1');
+    const { rows, nextHash } = await ctx.ks.scanHashed(fromHash, count);
+    const out: Reply[] = [nextHash === undefined ? nullBulk() : bulk(String(nextHash))];
+    for (const [k, v] of rows) {
+      if (v.expireAtMs !== 0 && v.expireAtMs <= ctx.nowMs) continue;
+      if (pattern !== undefined && !globMatch(pattern, k)) continue;
+      if (type !== undefined && typeName(v) !== type) continue;
+      out.push(bulk(k));
+    }
+    return array(out);
+  },
+};
+
 /** WATCH's token of each key: its revision when live, minus the applied index when absent or expired. */
 const rev: KeyedCommand = {
   kind: 'read',
@@ -138,6 +166,6 @@ const dbsize: KeyedCommand = {
 
 /** The internal commands, given the full command map EXEC dispatches into. */
 export function internalCommands(commands: () => ReadonlyMap<string, KeyedCommand>): KeyedCommand[] {
-  return [execCommand(commands), expire, flush, scan, rev, dbsize];
+  return [execCommand(commands), expire, flush, scan, scanHashed, rev, dbsize];
 }
 

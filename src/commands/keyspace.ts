@@ -18,6 +18,13 @@ export interface KeyspaceReader {
   scan(after: Buffer | undefined, limit: number, inclusive?: boolean): Promise<Array<[Buffer, StoredValue]>>;
   /** Keys stored in the group, expired ones not yet deleted included (DBSIZE); reads only. */
   keyCount?(): number;
+  /**
+   * SCAN's step (reads only): keys in scan order (CRC-32 of the key, then bytes) from hash
+   * `fromHash` on — at least `count` of them, and then every further key of the same hash,
+   * so that the next step can start at a hash. `nextHash` is the hash of the first key not
+   * returned, undefined when the group is done. Expired keys are included.
+   */
+  scanHashed?(fromHash: number, count: number): Promise<{ rows: Array<[Buffer, StoredValue]>; nextHash: number | undefined }>;
   /** Revision of the deletion of an absent key, if a tombstone for it is kept. */
   tombstone?(key: Buffer): number | undefined;
   /** Every deletion whose tombstone was pruned has a revision at most this. */

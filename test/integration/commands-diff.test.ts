@@ -302,6 +302,25 @@ test('KEYS, SCAN (MATCH, COUNT, TYPE), RANDOMKEY and FLUSHDB over every group', 
     cursor = next;
   } while (cursor !== '0');
   assert.equal(seen.size, 61);
+  // The cursor is self-contained: every call on another node, keys added and removed meanwhile;
+  // the scan ends, and every key present throughout is returned.
+  const nodes = cluster.nodeIds().map((id) => cluster.client(id));
+  const rotating = new Set<string>();
+  let calls = 0;
+  cursor = '0';
+  do {
+    const [next, keys] = await nodes[calls % nodes.length].scan(cursor, 'MATCH', 'sc:*', 'COUNT', 5);
+    keys.forEach((k) => rotating.add(k));
+    await c.set(`sc:new:${calls}`, 'v');
+    if (calls < 10) await c.del(`sc:${50 + calls}`);
+    cursor = next;
+    calls++;
+    assert.ok(calls < 500, 'the scan ends');
+  } while (cursor !== '0');
+  for (let i = 0; i < 50; i++) assert.ok(rotating.has(`sc:${i}`), `sc:${i} returned`);
+  assert.ok(rotating.has('sc:hash'));
+  assert.equal(await c.del(...Array.from({ length: calls }, (_, i) => `sc:new:${i}`)), calls);
+  assert.deepEqual(await c.scan('18446744073709551615'), ['0', []], 'a cursor past the last group ends the scan');
   const hashes: string[] = [];
   cursor = '0';
   do {
@@ -407,6 +426,9 @@ test('WATCH across a leader change still detects a change; TTLs survive a restar
   await a.watch(key);
   const unchanged = cluster.client(n2);
   await unchanged.watch('{lc}ttl');
+  const scanned = new Set<string>();
+  const [scanCursor, firstKeys] = await a.scan('0', 'MATCH', '{lc}*', 'COUNT', 1);
+  firstKeys.forEach((k) => scanned.add(k));
   await cluster.kill(victim, 'SIGKILL');
   // Through the new leader. A SET sent down the dead leader's connection before the node
   // noticed the kill gets CLUSTERDOWN (outcome unknown); SET is idempotent, so retry as a client would.
@@ -428,4 +450,12 @@ test('WATCH across a leader change still detects a change; TTLs survive a restar
   assert.ok(pttl > 0 && pttl <= 60000, `TTL survived the restart (${pttl})`);
   assert.equal(await revived.exists('{lc}short'), 0, 'an expired key stays expired after restart');
   assert.equal(await revived.get(key), 'changed');
+  // A SCAN begun before the leader's death goes on from its cursor on the restarted node.
+  let cursor = scanCursor;
+  while (cursor !== '0') {
+    const [next, keys] = await revived.scan(cursor, 'MATCH', '{lc}*', 'COUNT', 1);
+    keys.forEach((k) => scanned.add(k));
+    cursor = next;
+  }
+  assert.deepEqual([...scanned].sort(), [key, '{lc}ttl'].sort());
 });
