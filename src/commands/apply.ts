@@ -140,7 +140,7 @@ export class KvStateMachine implements HostStateMachine {
           if (!existed) count++;
           idx.set(key.toString('latin1'), value.expireAtMs);
           tombs.drop(batch, groupId, key);
-          batch.put(groupId, key, value);
+          batch.put(groupId, key, value, existed);
         },
         del: (key, existed, tombstone) => {
           if (existed) count--;

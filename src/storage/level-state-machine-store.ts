@@ -23,7 +23,7 @@ const EMPTY = Buffer.alloc(0);
 const INSTALL_BATCH_BYTES = 1024 * 1024;
 
 type BatchOp =
-  | { op: 'put'; groupId: GroupId; key: Uint8Array; value: StoredValue }
+  | { op: 'put'; groupId: GroupId; key: Uint8Array; value: StoredValue; existed: boolean }
   | { op: 'del'; groupId: GroupId; key: Uint8Array }
   | { op: 'putField'; groupId: GroupId; key: Uint8Array; field: Uint8Array; value: Uint8Array }
   | { op: 'delField'; groupId: GroupId; key: Uint8Array; field: Uint8Array }
@@ -38,8 +38,8 @@ class LevelBatch implements StateMachineBatch {
   get length(): number {
     return this.ops.length;
   }
-  put(groupId: GroupId, key: Uint8Array, value: StoredValue): this {
-    this.ops.push({ op: 'put', groupId, key, value });
+  put(groupId: GroupId, key: Uint8Array, value: StoredValue, existed = false): this {
+    this.ops.push({ op: 'put', groupId, key, value, existed });
     return this;
   }
   del(groupId: GroupId, key: Uint8Array): this {
@@ -196,8 +196,8 @@ export class LevelStateMachineStore implements StateMachineStore {
       switch (o.op) {
         case 'put':
           ops.push({ type: 'put', key: concat(prefix, mainSuffix(o.key)), value: encodeValue(o.value) });
-          // The scan index entry, written blind (no read): rewriting it is cheaper than checking.
-          ops.push({ type: 'put', key: concat(prefix, scanSuffix(scanHash(o.key), o.key)), value: EMPTY });
+          // The scan index entry of a new key (or when unsure: rewriting it is harmless).
+          if (!o.existed) ops.push({ type: 'put', key: concat(prefix, scanSuffix(scanHash(o.key), o.key)), value: EMPTY });
           break;
         case 'del': {
           const main = concat(prefix, mainSuffix(o.key));

@@ -51,7 +51,8 @@ class MemoryBatch implements StateMachineBatch {
   get length(): number {
     return this.ops.length;
   }
-  put(groupId: GroupId, key: Uint8Array, value: StoredValue): this {
+  /** `existed` is a hint for LevelDB's scan index; the index is derived here. */
+  put(groupId: GroupId, key: Uint8Array, value: StoredValue, _existed?: boolean): this {
     const k = id(key);
     const v = copyValue(value);
     this.ops.push((s) => s(groupId).keys.set(k, v));

@@ -89,7 +89,11 @@ export interface StoredValue {
 
 /** A write batch across groups; nothing is visible until `write()` resolves. */
 export interface StateMachineBatch {
-  put(groupId: GroupId, key: Uint8Array, value: StoredValue): this;
+  /**
+   * Stores the key's record. `existed`: the caller knows the key is stored already, so its
+   * scan index entry exists and need not be written again (omit it when unsure).
+   */
+  put(groupId: GroupId, key: Uint8Array, value: StoredValue, existed?: boolean): this;
   /** Deletes the key and, for a hash, all its fields. */
   del(groupId: GroupId, key: Uint8Array): this;
   putField(groupId: GroupId, key: Uint8Array, field: Uint8Array, value: Uint8Array): this;

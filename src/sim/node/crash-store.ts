@@ -37,11 +37,11 @@ class RecordingBatch implements StateMachineBatch {
     return this.inner.length;
   }
 
-  put(groupId: GroupId, key: Uint8Array, value: StoredValue): this {
+  put(groupId: GroupId, key: Uint8Array, value: StoredValue, existed?: boolean): this {
     const k = Uint8Array.from(key);
     const v = copyValue(value);
-    this.calls.push((b) => b.put(groupId, k, v));
-    this.inner.put(groupId, key, value);
+    this.calls.push((b) => b.put(groupId, k, v, existed));
+    this.inner.put(groupId, key, value, existed);
     return this;
   }
 
