@@ -18,6 +18,8 @@ export function parseDecimal(arg: Buffer | string): Decimal | undefined {
   if (s.length === 0 || s.length > 5000) return undefined;
   const inf = /^([+-]?)(inf|infinity)$/i.exec(s);
   if (inf) return { inf: inf[1] === '-' ? -1 : 1 };
+  const hex = HEX_FLOAT.exec(s);
+  if (hex) return parseHexFloat(hex);
   const m = DECIMAL.exec(s);
   if (!m) return undefined;
   const [, sign, int, frac = '', e] = m;
@@ -27,8 +29,49 @@ export function parseDecimal(arg: Buffer | string): Decimal | undefined {
   let mant = digits.length === 0 ? 0n : BigInt(digits);
   if (sign === '-') mant = -mant;
   const exp = (e === undefined ? 0 : Number(e)) - frac.length;
-  if (mant !== 0n && digits.length + exp - 1 > EXP10_MAX) return undefined;
-  return { mant, exp };
+  if (mant === 0n) return { mant, exp: 0 };
+  // Quick bounds first (10^exp of a huge exp is costly), then the exact long double range.
+  if (digits.length + exp - 1 > EXP10_MAX + 1 || digits.length + exp < EXP10_MIN) return undefined;
+  return inLongDoubleRange({ mant, exp }) ? { mant, exp } : undefined;
+}
+
+/** Below 10^-4952 a long double underflows to zero even as a denormal. */
+const EXP10_MIN = -4952;
+/** Largest binary exponent (value < 2^top) a finite long double reaches; smallest denormal is 2^-16445. */
+const EXP2_TOP_MAX = 16384;
+const EXP2_TOP_MIN = -16445;
+
+/**
+ * Whether strtold gives a finite, non-zero value (Redis's string2ld refuses ERANGE with
+ * HUGE_VALL or 0): not rounded up to infinity, not below half the smallest denormal.
+ */
+function inLongDoubleRange(d: { mant: bigint; exp: number }): boolean {
+  const x = toLongDouble(d);
+  const top = x.e + Number(BITS);
+  // [2^-16446, 2^-16445) rounds to the smallest denormal, except 2^-16446 itself (a tie, to even: 0).
+  if (top === EXP2_TOP_MIN) return x.m !== TWO63 && x.m !== -TWO63;
+  return top <= EXP2_TOP_MAX && top > EXP2_TOP_MIN;
+}
+
+const HEX_FLOAT = /^([+-]?)0[xX]([0-9a-fA-F]*)(?:\.([0-9a-fA-F]*))?(?:[pP]([+-]?\d+))?$/;
+/** Past these binary exponents a long double overflows, or underflows to zero (strtold: ERANGE). */
+const EXP2_HEX_MAX = 16384;
+const EXP2_HEX_MIN = -16500;
+
+/** A C99 hexadecimal float (`0x1.8p3`, `0x10`), which strtold accepts too: its exact decimal value. */
+function parseHexFloat(m: RegExpExecArray): Decimal | undefined {
+  const [, sign, int, frac = '', p] = m;
+  if (int.length === 0 && frac.length === 0) return undefined;
+  if (p !== undefined && p.replace(/^[+-]/, '').length > 6) return undefined;
+  let mant = BigInt('0x' + ((int + frac).replace(/^0+/, '') || '0'));
+  if (sign === '-') mant = -mant;
+  if (mant === 0n) return { mant, exp: 0 };
+  // value = mant * 2^k
+  const k = (p === undefined ? 0 : Number(p)) - 4 * frac.length;
+  const top = k + (mant < 0n ? -mant : mant).toString(2).length;
+  if (top > EXP2_HEX_MAX + 1 || top < EXP2_HEX_MIN) return undefined;
+  const d = k >= 0 ? { mant: mant << BigInt(k), exp: 0 } : { mant: mant * 5n ** BigInt(-k), exp: k };
+  return inLongDoubleRange(d) ? d : undefined;
 }
 
 /**

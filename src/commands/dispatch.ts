@@ -1,6 +1,6 @@
 import { array, bulk, integer, nullBulk, type Reply } from '../resp/encoder.js';
 import type { ClientContext } from '../resp/connection.js';
-import { errCrossSlot, errGeneric, errNoAuth, errWrongArgs } from '../resp/replies.js';
+import { errCrossSlot, errExecAbortBecause, errGeneric, errNoAuth, errWrongArgs } from '../resp/replies.js';
 import { arityOk, CommandRegistry, getKeyIndexes, lookupCommand, type CommandSpec } from './table.js';
 import { COMMAND_DOCS, SUBCOMMAND_SPECS } from './docs.js';
 import { keySlot } from '../cluster/slot.js';
@@ -114,8 +114,14 @@ export class Dispatcher {
     ctx.flags.delete('asking');
     const r = this.registry.resolve(args);
     if (!r.ok) {
+      const name = args[0].toString('latin1').toLowerCase();
       tx.flagDirty(ctx);
-      this.countRejected(args[0].toString('latin1').toLowerCase());
+      this.countRejected(name);
+      // As Redis (rejectCommand -> execCommandAbort): a refused EXEC discards the transaction.
+      if (name === 'exec' && tx.inMulti(ctx) && r.reply.kind === 'error') {
+        tx.clearTransaction(ctx);
+        return errExecAbortBecause(r.reply.message.replace(/^ERR /, ''));
+      }
       return r.reply;
     }
     const spec = r.command.spec;

@@ -75,20 +75,29 @@ export class Fanout {
       } else return errSyntax();
     }
     const groups = this.run.dataGroups();
-    const index = cursor >> GROUP_SHIFT;
-    if (index >= BigInt(groups.length)) return array([bulk('0'), array([])]);
-    const step = [Buffer.from(INTERNAL.scanHashed), Buffer.from(String(cursor & HASH_MASK)), Buffer.from(String(count)),
-      pattern ?? Buffer.alloc(0), type ?? Buffer.alloc(0)];
-    const r = asReply(await this.run.routeGroup(groups[Number(index)], this.run.internal(INTERNAL.scanHashed), step));
-    if (r.kind !== 'array' || r.items === null) return r;
-    const [nextHash, ...keys] = r.items;
-    let next: bigint;
-    if (nextHash.kind === 'bulk' && nextHash.value !== null) {
-      next = (index << GROUP_SHIFT) | BigInt(Buffer.from(nextHash.value as Buffer).toString('latin1'));
-    } else {
-      next = index + 1n < BigInt(groups.length) ? (index + 1n) << GROUP_SHIFT : 0n;
+    const n = BigInt(groups.length);
+    let index = cursor >> GROUP_SHIFT;
+    let fromHash = cursor & HASH_MASK;
+    const keys: Reply[] = [];
+    let examined = 0;
+    // Like Redis, examine about COUNT keys per call: go on to the next group while short of it,
+    // so an empty keyspace answers cursor 0 at once.
+    while (index < n && examined < count) {
+      const step = [Buffer.from(INTERNAL.scanHashed), Buffer.from(String(fromHash)), Buffer.from(String(count - examined)),
+        pattern ?? Buffer.alloc(0), type ?? Buffer.alloc(0)];
+      const r = asReply(await this.run.routeGroup(groups[Number(index)], this.run.internal(INTERNAL.scanHashed), step));
+      if (r.kind !== 'array' || r.items === null) return r;
+      const [nextHash, seen, ...found] = r.items;
+      keys.push(...found);
+      examined += seen.kind === 'integer' ? Number(seen.value) : count;
+      if (nextHash.kind === 'bulk' && nextHash.value !== null) {
+        fromHash = BigInt(Buffer.from(nextHash.value as Buffer).toString('latin1'));
+        return array([bulk(((index << GROUP_SHIFT) | fromHash).toString()), array(keys)]);
+      }
+      index++;
+      fromHash = 0n;
     }
-    return array([bulk(next.toString()), array(keys)]);
+    return array([bulk(index < n ? (index << GROUP_SHIFT).toString() : '0'), array(keys)]);
   }
 
   async randomKey(): Promise<Reply> {

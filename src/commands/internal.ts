@@ -122,7 +122,8 @@ const scan: KeyedCommand = {
 /**
  * `raftis.scanh fromHash count pattern type`: SCAN's step in one group. Examines at
  * least `count` keys in scan order from `fromHash` (keyspace.ts scanHashed) and
- * replies [hash to continue from, or nil when the group is done, live keys that match...].
+ * replies [hash to continue from, or nil when the group is done, number of keys examined,
+ * live keys that match...].
  */
 const scanHashed: KeyedCommand = {
   kind: 'read',
@@ -135,7 +136,7 @@ const scanHashed: KeyedCommand = {
     const pattern = args[3].length === 0 ? undefined : args[3];
     const type = args[4].length === 0 ? undefined : args[4].toString('latin1');
     const { rows, nextHash } = await ctx.ks.scanHashed(fromHash, count);
-    const out: Reply[] = [nextHash === undefined ? nullBulk() : bulk(String(nextHash))];
+    const out: Reply[] = [nextHash === undefined ? nullBulk() : bulk(String(nextHash)), integer(rows.length)];
     for (const [k, v] of rows) {
       if (v.expireAtMs !== 0 && v.expireAtMs <= ctx.nowMs) continue;
       if (pattern !== undefined && !globMatch(pattern, k)) continue;

@@ -31,22 +31,29 @@ interface SetOptions {
   expire: bigint;
 }
 
+/**
+ * SET's options as Redis 7.0 reads them (parseExtendedStringArgumentsOrReply): an option
+ * may repeat (NX NX, EX 1 EX 2: the last value counts) but not clash (NX XX, EX PX,
+ * KEEPTTL EX); the expiry value is checked only after every option was read.
+ */
 function parseSetOptions(args: Buffer[]): SetOptions | Reply {
   const o: SetOptions = { cond: null, get: false, keepTtl: false, expireKind: null, expire: 0n };
+  let expireArg: Buffer | undefined;
   for (let i = 3; i < args.length; i++) {
     const opt = lower(args[i]);
     const hasNext = i + 1 < args.length;
-    if ((opt === 'nx' || opt === 'xx') && o.cond === null) o.cond = opt;
+    if ((opt === 'nx' || opt === 'xx') && o.cond !== (opt === 'nx' ? 'xx' : 'nx')) o.cond = opt;
     else if (opt === 'get') o.get = true;
     else if (opt === 'keepttl' && o.expireKind === null) o.keepTtl = true;
-    else if ((opt === 'ex' || opt === 'px' || opt === 'exat' || opt === 'pxat') && o.expireKind === null && !o.keepTtl && hasNext) {
-      const n = parseInt64(args[++i]);
-      if (n === undefined) return errNotInteger();
+    else if ((opt === 'ex' || opt === 'px' || opt === 'exat' || opt === 'pxat') && (o.expireKind === null || o.expireKind === opt) && !o.keepTtl && hasNext) {
       o.expireKind = opt;
-      o.expire = n;
+      expireArg = args[++i];
     } else return errSyntax();
   }
   if (o.expireKind !== null) {
+    const n = parseInt64(expireArg!);
+    if (n === undefined) return errNotInteger();
+    o.expire = n;
     const unitMs = o.expireKind === 'ex' || o.expireKind === 'exat' ? 1000n : 1n;
     if (o.expire <= 0n || o.expire > INT64_MAX / unitMs) return errInvalidExpireTime('set');
   }
@@ -225,21 +232,24 @@ const getdel: KeyedCommand = {
 
 interface GetexOptions { persist: boolean; expireKind: 'ex' | 'px' | 'exat' | 'pxat' | null; expire: bigint }
 
+/** GETEX's options, read as SET's are (see parseSetOptions): PERSIST PERSIST and EX 1 EX 2 are fine. */
 function parseGetex(args: Buffer[]): GetexOptions | Reply {
   const o: GetexOptions = { persist: false, expireKind: null, expire: 0n };
+  let expireArg: Buffer | undefined;
   for (let i = 2; i < args.length; i++) {
     const opt = lower(args[i]);
     const hasNext = i + 1 < args.length;
-    if ((opt === 'ex' || opt === 'px' || opt === 'exat' || opt === 'pxat') && o.expireKind === null && !o.persist && hasNext) {
-      const n = parseInt64(args[++i]);
-      if (n === undefined) return errNotInteger();
+    if ((opt === 'ex' || opt === 'px' || opt === 'exat' || opt === 'pxat') && (o.expireKind === null || o.expireKind === opt) && !o.persist && hasNext) {
       o.expireKind = opt;
-      o.expire = n;
-    } else if (opt === 'persist' && o.expireKind === null && !o.persist) {
+      expireArg = args[++i];
+    } else if (opt === 'persist' && o.expireKind === null) {
       o.persist = true;
     } else return errSyntax();
   }
   if (o.expireKind !== null) {
+    const n = parseInt64(expireArg!);
+    if (n === undefined) return errNotInteger();
+    o.expire = n;
     const unitMs = o.expireKind === 'ex' || o.expireKind === 'exat' ? 1000n : 1n;
     if (o.expire <= 0n || o.expire > INT64_MAX / unitMs) return errInvalidExpireTime('getex');
   }

@@ -62,6 +62,8 @@ export const errProtocol = (message: string): Reply => err(`ERR Protocol error: 
 
 // Transactions.
 export const errExecAbort = (): Reply => err('EXECABORT Transaction discarded because of previous errors.');
+/** EXEC itself refused inside MULTI (e.g. its arity): the transaction is discarded. */
+export const errExecAbortBecause = (reason: string): Reply => err(`EXECABORT Transaction discarded because of: ${reason}`);
 export const errExecWithoutMulti = (): Reply => err('ERR EXEC without MULTI');
 export const errDiscardWithoutMulti = (): Reply => err('ERR DISCARD without MULTI');
 export const errMultiNested = (): Reply => err('ERR MULTI calls can not be nested');

@@ -124,6 +124,17 @@ test('strings: replies and errors match redis-server', async () => {
     ['MSETNX', '{t}y', '1', '{t}z', '2'], ['MGET', '{t}y', '{t}z'],
     ['HSET', 'h', 'f', 'v'], ['GET', 'h'], ['APPEND', 'h', 'x'], ['GETSET', 'h', 'x'], ['MGET', 'h', 's'],
     ['GET'], ['SET', 'k'], ['GETRANGE', 's', '0'],
+    // Options may repeat but not clash; the expiry value is checked after all options (Redis 7.0).
+    ['SET', 'k', 'v', 'EX', 'abc', 'EX', '50'], ['TTL', 'k'], ['SET', 'k', 'v', 'NX', 'NX'], ['SET', 'k', 'v', 'XX', 'XX'],
+    ['SET', 'k', 'v', 'EX', '5', 'EX', '60'], ['TTL', 'k'], ['SET', 'k', 'v', 'KEEPTTL', 'KEEPTTL'], ['TTL', 'k'],
+    ['SET', 'k', 'v', 'EX', '5', 'PX', '6'], ['SET', 'k', 'v', 'EX', '0', 'EX', '5'], ['SET', 'k', 'v', 'PX', '5', 'px', '70000'], ['TTL', 'k'],
+    ['GETEX', 'k', 'persist', 'persist'], ['GETEX', 'k', 'EX', 'x', 'EX', '70'], ['TTL', 'k'], ['GETEX', 'k', 'PX', '1', 'EX', '1'],
+    ['SET', 'k', 'v', 'NX', 'XX', 'NX'],
+    // strtold's hexadecimal floats and range: finite and non-zero (ERANGE to 0 or HUGE_VALL is refused).
+    ['INCRBYFLOAT', 'f1', '0x10'], ['INCRBYFLOAT', 'f1', '0x1.8p1'], ['INCRBYFLOAT', 'f1', '-0X.8'], ['INCRBYFLOAT', 'f1', '0x'],
+    ['INCRBYFLOAT', 'f1', '0xg'], ['INCRBYFLOAT', 'f2', '1e-5000'], ['INCRBYFLOAT', 'f2', '1e4932'], ['INCRBYFLOAT', 'f3', '1.2e4932'],
+    ['INCRBYFLOAT', 'f4', '1.83e-4951'], ['INCRBYFLOAT', 'f5', '1.8e-4951'], ['HINCRBYFLOAT', 'hf', 'a', '0x10'],
+    ['HINCRBYFLOAT', 'hf', 'a', '1e-5000'], ['SET', 'z', '1e-5000'], ['INCRBYFLOAT', 'z', '0'], ['SET', 'z', '0x20'], ['INCRBYFLOAT', 'z', '1'],
   ];
   for (const cmd of script) await same(...cmd);
 });
@@ -191,6 +202,8 @@ test('transactions: MULTI/EXEC/DISCARD/WATCH replies match redis-server', async 
     ['WATCH', '{x}n'], ['SET', '{x}n', 'v'], ['DEL', '{x}n'], ['MULTI'], ['SET', '{x}n', '2'], ['EXEC'], ['EXISTS', '{x}n'],
     ['WATCH', '{x}n'], ['DEL', '{x}n'], ['SET', '{x}other', 'o'], ['DEL', '{x}other'], ['MULTI'], ['GET', '{x}n'], ['EXEC'],
     ['DEL', '{x}n'], ['WATCH', '{x}n'], ['HSET', '{x}n', 'f', 'v'], ['HDEL', '{x}n', 'f'], ['MULTI'], ['GET', '{x}n'], ['EXEC'],
+    // EXEC refused inside MULTI (its arity) discards the transaction.
+    ['MULTI'], ['SET', '{x}a', '1'], ['EXEC', 'x'], ['EXEC'], ['MULTI'], ['EXEC'],
   ];
   for (const cmd of script) await both(...cmd);
 });
@@ -333,6 +346,13 @@ test('KEYS, SCAN (MATCH, COUNT, TYPE), RANDOMKEY and FLUSHDB over every group', 
   assert.equal(await c.flushdb(), 'OK');
   assert.equal(await c.dbsize(), 0);
   assert.equal(await c.randomkey(), null);
+});
+
+test('SCAN on an empty keyspace ends at once, as in redis-server; one key is found in one call', async () => {
+  for (const cmd of [['FLUSHALL'], ['SCAN', '0'], ['SCAN', '0', 'TYPE', 'bogus'], ['SCAN', '0', 'COUNT', '1000'], ['SET', 'one', '1'],
+    ['SCAN', '0', 'COUNT', '1000'], ['SCAN', '0', 'MATCH', 'o*', 'COUNT', '1000', 'TYPE', 'string'], ['DEL', 'one']]) {
+    await same(...cmd);
+  }
 });
 
 test('server: AUTH with requirepass, CONFIG GET/SET, TIME, RESET, INFO sections', async () => {
