@@ -10,7 +10,8 @@
  * least the cursor's, on any node, after any leader change or restart. A key
  * keeps its hash for as long as it exists, so a key present for the whole scan
  * is returned (once, unless the group list changes); each step ends between
- * two different hashes, so the cursor always moves on.
+ * two different hashes, so the cursor always moves on. A call moves on to the
+ * next group while it has examined fewer than COUNT keys.
  */
 import { array, bulk, integer, nullBulk, ok, type Reply } from '../resp/encoder.js';
 import { errInvalidCursor, errNotInteger, errSyntax } from '../resp/replies.js';
