@@ -274,9 +274,15 @@ test('WATCH: a key that expires or is deleted aborts EXEC', async () => {
 });
 
 test('TTL: expiry is seen identically from every node', async () => {
-  await cluster.client(1).set('ttlkey', 'v', 'PX', 400);
-  for (const id of cluster.nodeIds()) assert.equal(await cluster.client(id).get('ttlkey'), 'v');
-  await new Promise((r) => setTimeout(r, 500));
+  // A TTL long enough that a loaded machine still reads the key on every node before it expires.
+  const ttlMs = 2000;
+  await cluster.client(1).set('ttlkey', 'v', 'PX', ttlMs);
+  const setAt = Date.now();
+  for (const id of cluster.nodeIds()) {
+    const v = await cluster.client(id).get('ttlkey');
+    if (Date.now() - setAt < ttlMs - 200) assert.equal(v, 'v', `node ${id} reads the key before it expires`);
+  }
+  await new Promise((r) => setTimeout(r, Math.max(0, setAt + ttlMs + 100 - Date.now())));
   for (const id of cluster.nodeIds()) {
     assert.equal(await cluster.client(id).get('ttlkey'), null);
     assert.equal(await cluster.client(id).pttl('ttlkey'), -2);
