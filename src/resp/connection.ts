@@ -132,6 +132,18 @@ export class Connection implements ClientContext {
 
   closeAfterReply(): void {
     this.beginClosing();
+    // Called from another connection's command (CLIENT KILL, ACL DELUSER) no flush may follow:
+    // schedule one, so the socket closes once the replies owed are written.
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
+    if (this.isClosed || this.flushScheduled) return;
+    this.flushScheduled = true;
+    this.opts.soon(() => {
+      this.flushScheduled = false;
+      this.flush();
+    });
   }
 
   /**
@@ -236,12 +248,7 @@ export class Connection implements ClientContext {
 
   private resolveSlot(slot: Slot, reply: Reply): void {
     slot.reply = reply;
-    if (this.isClosed || this.flushScheduled) return;
-    this.flushScheduled = true;
-    this.opts.soon(() => {
-      this.flushScheduled = false;
-      this.flush();
-    });
+    this.scheduleFlush();
   }
 
   /** Encodes every ready reply at the head of the queue into one write. */
