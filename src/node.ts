@@ -21,7 +21,9 @@ import { internalCommands } from './commands/internal.js';
 import { RuntimeConfig } from './commands/config-params.js';
 import { ExpirySweeper } from './commands/expiry-sweeper.js';
 import type { KeyedCommand } from './commands/spec.js';
-import { array, bulk } from './resp/encoder.js';
+import { array, bulk, type Reply } from './resp/encoder.js';
+import { isLoopback } from './resp/connection.js';
+import { errDenied } from './resp/replies.js';
 import { infoSections } from './node-info.js';
 import { Topology, GOSSIP_REQUEST } from './cluster/topology.js';
 import { LeaderBalancer } from './cluster/balancer.js';
@@ -37,6 +39,15 @@ import { asReply } from './commands/reply-parse.js';
 const ACL_REQUEST = 4;
 
 export const VERSION = '7.0.15';
+
+/**
+ * Redis's protected mode (networking.c acceptCommonHandler): while the default user needs no
+ * password, only loopback clients are served; others get this reply and are closed.
+ */
+export function protectedModeDenial(remoteAddress: string | undefined, acl: AclService): Reply | null {
+  if (!acl.defaultNeedsNoAuth() || isLoopback(remoteAddress)) return null;
+  return errDenied();
+}
 
 export interface Node {
   readonly config: NodeConfig;
@@ -192,7 +203,9 @@ export async function createNode(env: Env, config: NodeConfig): Promise<Node> {
 
   const startedAtMs = env.clock.nowMs();
   let server: RespServer | null = null;
-  const runtimeConfig = new RuntimeConfig({ maxClients: config.maxClients });
+  const runtimeConfig = new RuntimeConfig({
+    maxClients: config.maxClients, requirepass: config.requirepass, protectedMode: config.protectedMode === 'yes',
+  });
   // ACL users live in group 0 (docs/security.md): a change is pushed to every live node before
   // ACL SETUSER/DELUSER replies, and every node also re-reads group 0 each gossip interval.
   const acl = new AclService({
@@ -266,9 +279,32 @@ export async function createNode(env: Env, config: NodeConfig): Promise<Node> {
     logger: log,
     host: config.bind,
     port: config.port,
-    maxClients: config.maxClients,
+    maxClients: () => runtimeConfig.num('maxclients'),
+    admit: (remoteAddress) => (runtimeConfig.get('protected-mode') === 'yes' ? protectedModeDenial(remoteAddress, acl) : null),
+    onReject: () => { info.stats.rejectedConnections = (info.stats.rejectedConnections ?? 0) + 1; },
+    authRequired: (ctx) => ctx.state.get('authenticated') !== true && !acl.defaultNeedsNoAuth(),
+    nowMs: () => env.clock.monotonicMs(),
+    outputLimit: () => runtimeConfig.outputBufferLimit('normal'),
+    decoderLimits: {
+      protoMaxBulkLen: 512 * 1024 * 1024,
+      get queryBufferLimitBytes() { return runtimeConfig.num('client-query-buffer-limit'); },
+    },
     soon: (fn) => env.timers.soon(fn),
   });
+  // Once a second, as Redis's clientsCron: close clients idle past `timeout` and those held over
+  // the output buffer soft limit while they read nothing.
+  let clientsCron: { cancel(): void } | null = null;
+  const runClientsCron = (): void => {
+    const timeoutMs = runtimeConfig.num('timeout') * 1000;
+    const now = env.clock.monotonicMs();
+    for (const c of server?.clients() ?? []) {
+      if (c.checkOutputLimit()) continue;
+      if (timeoutMs > 0 && now - c.lastInteractionMs > timeoutMs) {
+        log.info({ client: c.id }, 'closing idle client');
+        c.destroy();
+      }
+    }
+  };
 
   let boundPort = config.port;
   return {
@@ -285,6 +321,7 @@ export async function createNode(env: Env, config: NodeConfig): Promise<Node> {
       reconciler.start();
       void syncAcl();
       aclTimer = env.timers.every(config.gossipMs, () => void syncAcl());
+      clientsCron = env.timers.every(1000, runClientsCron);
       await server!.listen();
       boundPort = server!.address().port;
       log.info({ port: boundPort, peerPort: config.peerPort, groups: localGroupIds.length, dataDir: config.dataDir }, 'raftis node ready');
@@ -295,6 +332,7 @@ export async function createNode(env: Env, config: NodeConfig): Promise<Node> {
       await server!.close(config.requestTimeoutMs);
       sweeper.stop();
       aclTimer?.cancel();
+      clientsCron?.cancel();
       reconciler.stop();
       balancer.stop();
       topology.stop();
