@@ -106,10 +106,19 @@ export class RuntimeConfig {
 
   /** client-output-buffer-limit of one class (`normal`, `slave`, `pubsub`). */
   outputBufferLimit(cls: string): { hardBytes: number; softBytes: number; softSeconds: number } {
-    const words = this.params.get('client-output-buffer-limit')!.value.split(' ');
-    const i = words.indexOf(cls);
-    return { hardBytes: Number(words[i + 1]), softBytes: Number(words[i + 2]), softSeconds: Number(words[i + 3]) };
+    const text = this.params.get('client-output-buffer-limit')!.value;
+    if (this.oblCache?.text !== text) this.oblCache = { text, byClass: new Map() };
+    let limit = this.oblCache.byClass.get(cls);
+    if (!limit) {
+      const words = text.split(' ');
+      const i = words.indexOf(cls);
+      limit = { hardBytes: Number(words[i + 1]), softBytes: Number(words[i + 2]), softSeconds: Number(words[i + 3]) };
+      this.oblCache.byClass.set(cls, limit);
+    }
+    return limit;
   }
+
+  private oblCache: { text: string; byClass: Map<string, { hardBytes: number; softBytes: number; softSeconds: number }> } | undefined;
 
   /** CONFIG GET pattern [pattern ...]: a map of matching names to values. */
   getReply(args: Buffer[]): Reply {

@@ -255,6 +255,7 @@ export class Connection implements ClientContext {
    */
   private dispatchAndCheck(args: Buffer[]): boolean {
     this.dispatch(args);
+    if (this.socket.destroyed) return false;
     if (this.pendingReplies < MID_CHUNK_FLUSH_REPLIES && this.unflushedBytesEstimate < MID_CHUNK_FLUSH_BYTES) return true;
     this.flush();
     if (this.overloaded()) {
@@ -304,7 +305,7 @@ export class Connection implements ClientContext {
 
   /** Encodes every ready reply at the head of the queue into one write. */
   private flush(): void {
-    if (this.isClosed) return;
+    if (this.isClosed || this.socket.destroyed) return;
     const queue = this.queue;
     let i = this.head;
     while (i < queue.length) {
@@ -347,17 +348,22 @@ export class Connection implements ClientContext {
   }
 
   private outputLimitExceeded(): boolean {
-    if (this.isClosed) return false;
+    if (this.isClosed || this.socket.destroyed) return false;
     if (!this.opts.outputLimit) return false;
     const r = outputLimitReached(this.socket.writableLength, this.opts.outputLimit(), this.softLimitSinceMs, this.nowMs());
     this.softLimitSinceMs = r.softSinceMs;
     if (!r.close) return false;
     this.log.warn({ outputBytes: this.socket.writableLength }, 'client closed for overcoming of output buffer limits');
+    this.closing = true;
     this.socket.destroy();
     return true;
   }
 
   private overloaded(): boolean {
+    // With an output buffer limit in force, reading goes on as in Redis (the limit, not
+    // back-pressure, bounds what a client that does not read can cost).
+    const limit = this.opts.outputLimit?.();
+    if (limit && (limit.hardBytes > 0 || limit.softBytes > 0)) return this.pendingReplies > this.pendingRepliesMax;
     return this.waitingDrain || this.pendingReplies > this.pendingRepliesMax
       || this.socket.writableLength > this.outputBytesHighWater;
   }
