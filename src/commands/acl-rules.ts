@@ -383,7 +383,7 @@ export class AclUser {
    * the command bit (or a first-argument rule), then every key against the key patterns with the
    * read/write needs of its key spec.
    */
-  check(fullName: string, args: readonly Buffer[], keyPositions: readonly number[]): AclDenial {
+  check(fullName: string, args: readonly Buffer[], keyPositionsOf: readonly number[] | (() => readonly number[])): AclDenial {
     const c = BY_NAME.get(fullName);
     if (c) {
       if (!this.allowed.has(c.id)) {
@@ -393,7 +393,9 @@ export class AclUser {
     } else if (!this.allCommands) {
       return 'cmd';
     }
-    if (this.allKeys || keyPositions.length === 0) return null;
+    if (this.allKeys) return null;
+    const keyPositions = typeof keyPositionsOf === 'function' ? keyPositionsOf() : keyPositionsOf;
+    if (keyPositions.length === 0) return null;
     let needs = keyNeeds(c?.keySpecs ?? [], args.length, keyPositions);
     // SET's key spec has variable flags: it reads the old value only with GET (setGetKeys).
     if (fullName === 'set' && !args.slice(3).some((a) => a.toString('latin1').toLowerCase() === 'get')) needs = needs.map(() => WRITE);

@@ -151,7 +151,7 @@ export class AclService {
   }
 
   /** The NOPERM reply for a command this connection may not run, or null. */
-  check(ctx: ClientContext, fullName: string, args: readonly Buffer[], keyPositions: readonly number[]): Reply | null {
+  check(ctx: ClientContext, fullName: string, args: readonly Buffer[], keyPositions: () => readonly number[]): Reply | null {
     const user = this.userOf(ctx);
     const denial = user ? user.check(fullName, args, keyPositions) : 'cmd';
     if (denial === null) return null;

@@ -144,7 +144,8 @@ export class Dispatcher {
       return errNoAuth();
     }
     if (!noAuth) {
-      const denied = this.info.acl.check(ctx, aclName(spec.name, args), args, r.command.handler.kind === 'keyed' ? getKeyIndexes(spec, args) : []);
+      const keyed = r.command.handler.kind === 'keyed';
+      const denied = this.info.acl.check(ctx, aclName(spec.name, args), args, () => (keyed ? getKeyIndexes(spec, args) : []));
       if (denied !== null) {
         tx.flagDirty(ctx);
         this.countRejected(spec.name);
