@@ -203,6 +203,8 @@ export async function createNode(env: Env, config: NodeConfig): Promise<Node> {
 
   const startedAtMs = env.clock.nowMs();
   let server: RespServer | null = null;
+  // Built before any ACL user: it makes raftis-only commands known to ACL rules (+@all covers them).
+  const registry = buildRegistry(commands, new Map([...SERVER_COMMANDS, ...clusterCommands.commands()]));
   const runtimeConfig = new RuntimeConfig({
     maxClients: config.maxClients, requirepass: config.requirepass, protectedMode: config.protectedMode === 'yes',
   });
@@ -241,7 +243,6 @@ export async function createNode(env: Env, config: NodeConfig): Promise<Node> {
     }
   };
   let aclTimer: { cancel(): void } | null = null;
-  const registry = buildRegistry(commands, new Map([...SERVER_COMMANDS, ...clusterCommands.commands()]));
   const info: ServerInfo = {
     version: VERSION,
     nodeId: config.nodeId,

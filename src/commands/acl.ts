@@ -102,6 +102,7 @@ export interface AclServiceOptions {
 
 /** The ACL state in force on this node; see the file comment. */
 export class AclService {
+  /** Create the service after the command registry, so that `+@all` of the default user covers every command. */
   state = AclState.initial();
   readonly stats: AclStats = { deniedAuth: 0, deniedCmd: 0, deniedKey: 0, deniedChannel: 0 };
 

@@ -138,13 +138,15 @@ export class Dispatcher {
     // As Redis authRequired(): while the default user needs no password every client may run
     // commands; otherwise only those that authenticated (AUTH, HELLO AUTH).
     const noAuth = NO_AUTH.has(top) || spec.flags.includes('no_auth');
+    // A client that started while no password was needed stays logged in (Redis createClient).
+    if (!ctx.state.has('authenticated')) ctx.state.set('authenticated', this.info.acl.defaultNeedsNoAuth());
     if (!noAuth && ctx.state.get('authenticated') !== true && !this.info.acl.defaultNeedsNoAuth()) {
       tx.flagDirty(ctx);
       this.countRejected(spec.name);
       return errNoAuth();
     }
     if (!noAuth) {
-      const keyed = r.command.handler.kind === 'keyed';
+      const keyed = r.command.handler.kind === 'keyed' || top === 'watch';
       const denied = this.info.acl.check(ctx, aclName(spec.name, args), args, () => (keyed ? getKeyIndexes(spec, args) : []));
       if (denied !== null) {
         tx.flagDirty(ctx);

@@ -164,7 +164,7 @@ function hello(ctx: ClientContext, args: Buffer[], info: ServerInfo): Reply {
       return errSyntax();
     }
   }
-  if (!authed && ctx.state.get('authenticated') !== true) {
+  if (!authed && ctx.state.get('authenticated') !== true && !info.acl.defaultNeedsNoAuth()) {
     return errNoAuthHello();
   }
   ctx.protocol = proto;

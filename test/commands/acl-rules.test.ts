@@ -97,3 +97,14 @@ test('the ACL state round-trips through its stored JSON', () => {
   const back = AclState.fromData(JSON.parse(JSON.stringify(s.toData())));
   assert.deepEqual(back.sortedUsers().map((u) => u.describe()), s.sortedUsers().map((u) => u.describe()));
 });
+
+test('raftis-only commands are known to ACL rules and covered by +@all', async () => {
+  const { addAclCommand } = await import('../../src/commands/acl-rules.js');
+  addAclCommand('raftis', ['slow']);
+  addAclCommand('raftis|groups', ['slow']);
+  const admin = AclUser.defaultUser();
+  assert.equal(admin.check('raftis|groups', [Buffer.from('raftis'), Buffer.from('groups')], []), null);
+  assert.equal(admin.describe(), 'user default on nopass ~* &* +@all');
+  const limited = user(['+@all', '-raftis']) as AclUser;
+  assert.equal(limited.check('raftis|groups', [Buffer.from('raftis'), Buffer.from('groups')], []), 'cmd');
+});
