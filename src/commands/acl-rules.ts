@@ -402,10 +402,22 @@ export class AclUser {
     for (let i = 0; i < keyPositions.length; i++) {
       const key = args[keyPositions[i]];
       const need = needs[i];
-      if (!this.keys.some(([p, f]) => (f & need) === need && globMatch(Buffer.from(p, 'latin1'), key, false))) return 'key';
+      if (!this.keys.some(([p, f]) => (f & need) === need && globMatch(patternBytes(p), key, false))) return 'key';
     }
     return null;
   }
+}
+
+const patternCache = new Map<string, Buffer>();
+
+/** A key pattern's bytes, kept so that checks do not convert it per command. */
+function patternBytes(p: string): Buffer {
+  let b = patternCache.get(p);
+  if (!b) {
+    if (patternCache.size > 10000) patternCache.clear();
+    patternCache.set(p, (b = Buffer.from(p, 'latin1')));
+  }
+  return b;
 }
 
 /**
