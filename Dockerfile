@@ -15,6 +15,7 @@ FROM node:20-bookworm-slim
 WORKDIR /app
 ENV NODE_ENV=production \
     RAFTIS_BIND=0.0.0.0 \
+    RAFTIS_PROTECTED_MODE=no \
     RAFTIS_DATA_DIR=/data \
     RAFTIS_PORT=7001 \
     RAFTIS_PEER_PORT=17001

@@ -47,6 +47,10 @@ export interface NodeConfig {
   /** How long a request waits for a leader or a commit before an error. */
   requestTimeoutMs: number;
   maxClients: number;
+  /** Redis protected mode: with no password for the default user, serve loopback clients only. */
+  protectedMode: 'yes' | 'no';
+  /** The default user's password on this node (CONFIG SET requirepass changes it; never logged). */
+  requirepass: string;
   /** A group's log is compacted once this many applied entries precede its first index. */
   compactEntries: number;
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'silent';
@@ -80,6 +84,8 @@ export const DEFAULTS: Omit<NodeConfig, 'nodeId' | 'members'> = {
   balanceMs: 3000,
   requestTimeoutMs: 5000,
   maxClients: 10000,
+  protectedMode: 'yes',
+  requirepass: '',
   compactEntries: 10000,
   logLevel: 'info',
   logFormat: 'json',
@@ -109,6 +115,8 @@ const FIELDS: Record<keyof NodeConfig, FieldKind> = {
   balanceMs: 'int',
   requestTimeoutMs: 'int',
   maxClients: 'int',
+  protectedMode: { oneOf: ['yes', 'no'] },
+  requirepass: 'string',
   compactEntries: 'int',
   logLevel: { oneOf: ['trace', 'debug', 'info', 'warn', 'error', 'silent'] },
   logFormat: { oneOf: ['json', 'pretty'] },

@@ -21,7 +21,9 @@ import { internalCommands } from './commands/internal.js';
 import { RuntimeConfig } from './commands/config-params.js';
 import { ExpirySweeper } from './commands/expiry-sweeper.js';
 import type { KeyedCommand } from './commands/spec.js';
-import { array, bulk } from './resp/encoder.js';
+import { array, bulk, type Reply } from './resp/encoder.js';
+import { isLoopback } from './resp/connection.js';
+import { errDenied } from './resp/replies.js';
 import { infoSections } from './node-info.js';
 import { Topology, GOSSIP_REQUEST } from './cluster/topology.js';
 import { LeaderBalancer } from './cluster/balancer.js';
@@ -30,8 +32,22 @@ import { Placement as PlacementClass, META_GROUP } from './cluster/placement.js'
 import { Reconciler } from './cluster/reconciler.js';
 import { ADMIN_REQUEST, MembershipAdmin } from './cluster/membership-admin.js';
 import { placementCommand, PLACEMENT_KEY, PLACEMENT_OP, readPlacement } from './cluster/meta.js';
+import { ACL_KEY, ACL_OP, ACL_READ_OP, aclOpCommand, aclReadCommand, AclService } from './commands/acl.js';
+import { asReply } from './commands/reply-parse.js';
+
+/** First byte of an ACL push on the peer link (1 forward, 2 gossip, 3 admin). */
+const ACL_REQUEST = 4;
 
 export const VERSION = '7.0.15';
+
+/**
+ * Redis's protected mode (networking.c acceptCommonHandler): while the default user needs no
+ * password, only loopback clients are served; others get this reply and are closed.
+ */
+export function protectedModeDenial(remoteAddress: string | undefined, acl: AclService): Reply | null {
+  if (!acl.defaultNeedsNoAuth() || isLoopback(remoteAddress)) return null;
+  return errDenied();
+}
 
 export interface Node {
   readonly config: NodeConfig;
@@ -77,6 +93,10 @@ export async function createNode(env: Env, config: NodeConfig): Promise<Node> {
   const localGroupIds = [...new Set([...placement.groupsOn(config.nodeId).map((g) => g.groupId), ...logStore.groups()])].sort((a, b) => a - b);
   const { all: smCommands, internal } = stateMachineCommands();
   smCommands.set(PLACEMENT_OP, placementCommand);
+  for (const c of [aclOpCommand, aclReadCommand]) {
+    smCommands.set(c.name, c);
+    internal.set(c.name, c);
+  }
   const commands = keyedCommands();
   const sm = new KvStateMachine(smStore, smCommands);
   await sm.init(localGroupIds);
@@ -183,7 +203,46 @@ export async function createNode(env: Env, config: NodeConfig): Promise<Node> {
 
   const startedAtMs = env.clock.nowMs();
   let server: RespServer | null = null;
+  // Built before any ACL user: it makes raftis-only commands known to ACL rules (+@all covers them).
   const registry = buildRegistry(commands, new Map([...SERVER_COMMANDS, ...clusterCommands.commands()]));
+  const runtimeConfig = new RuntimeConfig({
+    maxClients: config.maxClients, requirepass: config.requirepass, protectedMode: config.protectedMode === 'yes',
+  });
+  // ACL users live in group 0 (docs/security.md): a change is pushed to every live node before
+  // ACL SETUSER/DELUSER replies, and every node also re-reads group 0 each gossip interval.
+  const acl = new AclService({
+    requirepass: () => runtimeConfig.requirepass(),
+    propose: async (args) => asReply(await router.route(META_GROUP, 0, aclOpCommand, args, 2)),
+    broadcast: async (json) => {
+      const payload = Buffer.concat([Buffer.from([ACL_REQUEST]), json]);
+      const others = placement.members.filter((m) => m.nodeId !== config.nodeId && topology.alive(m.nodeId));
+      await Promise.allSettled(others.map((m) => transport.request(m.nodeId, payload, config.requestTimeoutMs)));
+    },
+    clients: () => server?.clients() ?? [],
+  });
+  let aclRevision = -1;
+  let aclSyncing = false;
+  const syncAcl = async (): Promise<void> => {
+    if (aclSyncing) return;
+    aclSyncing = true;
+    try {
+      if (host.raft(META_GROUP)) {
+        const raw = sm.reader(META_GROUP).getRaw(ACL_KEY);
+        if (raw && raw.revision !== aclRevision) {
+          aclRevision = raw.revision;
+          acl.adopt(Buffer.from(raw.value));
+        }
+        return;
+      }
+      const r = asReply(await router.route(META_GROUP, 0, aclReadCommand, [Buffer.from(ACL_READ_OP)], 2));
+      if (r.kind === 'bulk' && r.value !== null) acl.adopt(Buffer.from(r.value));
+    } catch (err) {
+      log.debug({ err: (err as Error).message }, 'acl sync failed');
+    } finally {
+      aclSyncing = false;
+    }
+  };
+  let aclTimer: { cancel(): void } | null = null;
   const info: ServerInfo = {
     version: VERSION,
     nodeId: config.nodeId,
@@ -198,7 +257,8 @@ export async function createNode(env: Env, config: NodeConfig): Promise<Node> {
     commandDocs: (names) => registry.commandDocsReply(names ?? []),
     commandList: () => array(registry.list().map((c) => bulk(c.spec.name))),
     commandGetKeys: (args) => getKeysReply(registry, args),
-    config: new RuntimeConfig({ maxClients: config.maxClients }),
+    config: runtimeConfig,
+    acl,
     commandStats: () => dispatcher.commandStats,
   };
   const dispatcher = new Dispatcher(registry, info, router, placement, {
@@ -208,6 +268,10 @@ export async function createNode(env: Env, config: NodeConfig): Promise<Node> {
   transport.onRequest(async (_from, payload) => {
     if (payload[0] === GOSSIP_REQUEST) return topology.serve(payload);
     if (payload[0] === ADMIN_REQUEST) return admin.serve(payload);
+    if (payload[0] === ACL_REQUEST) {
+      acl.adopt(Buffer.from(payload.buffer, payload.byteOffset + 1, payload.byteLength - 1));
+      return Buffer.from([0]);
+    }
     return router.serveForwarded(payload, dispatcher.lookupForwarded);
   });
 
@@ -216,9 +280,32 @@ export async function createNode(env: Env, config: NodeConfig): Promise<Node> {
     logger: log,
     host: config.bind,
     port: config.port,
-    maxClients: config.maxClients,
+    maxClients: () => runtimeConfig.num('maxclients'),
+    admit: (remoteAddress) => (runtimeConfig.get('protected-mode') === 'yes' ? protectedModeDenial(remoteAddress, acl) : null),
+    onReject: () => { info.stats.rejectedConnections = (info.stats.rejectedConnections ?? 0) + 1; },
+    authRequired: (ctx) => ctx.state.get('authenticated') !== true && !acl.defaultNeedsNoAuth(),
+    nowMs: () => env.clock.monotonicMs(),
+    outputLimit: () => runtimeConfig.outputBufferLimit('normal'),
+    decoderLimits: {
+      protoMaxBulkLen: 512 * 1024 * 1024,
+      get queryBufferLimitBytes() { return runtimeConfig.num('client-query-buffer-limit'); },
+    },
     soon: (fn) => env.timers.soon(fn),
   });
+  // Once a second, as Redis's clientsCron: close clients idle past `timeout` and those held over
+  // the output buffer soft limit while they read nothing.
+  let clientsCron: { cancel(): void } | null = null;
+  const runClientsCron = (): void => {
+    const timeoutMs = runtimeConfig.num('timeout') * 1000;
+    const now = env.clock.monotonicMs();
+    for (const c of server?.clients() ?? []) {
+      if (c.checkOutputLimit()) continue;
+      if (timeoutMs > 0 && now - c.lastInteractionMs > timeoutMs) {
+        log.info({ client: c.id }, 'closing idle client');
+        c.destroy();
+      }
+    }
+  };
 
   let boundPort = config.port;
   return {
@@ -233,6 +320,9 @@ export async function createNode(env: Env, config: NodeConfig): Promise<Node> {
       topology.start();
       balancer.start();
       reconciler.start();
+      void syncAcl();
+      aclTimer = env.timers.every(config.gossipMs, () => void syncAcl());
+      clientsCron = env.timers.every(1000, runClientsCron);
       await server!.listen();
       boundPort = server!.address().port;
       log.info({ port: boundPort, peerPort: config.peerPort, groups: localGroupIds.length, dataDir: config.dataDir }, 'raftis node ready');
@@ -242,6 +332,8 @@ export async function createNode(env: Env, config: NodeConfig): Promise<Node> {
       // request timeout), then stop the groups and close storage.
       await server!.close(config.requestTimeoutMs);
       sweeper.stop();
+      aclTimer?.cancel();
+      clientsCron?.cancel();
       reconciler.stop();
       balancer.stop();
       topology.stop();

@@ -1,7 +1,7 @@
 /**
- * CONFIG GET / SET over the parameters raftis has. Settable: requirepass,
- * maxclients, timeout (kept and reported; see docs/commands.md for what they
- * do). Reported with Redis's defaults and immutable here: save, appendonly,
+ * CONFIG GET / SET over the parameters raftis has. Settable: requirepass (never
+ * shown by GET), maxclients, timeout, protected-mode, client-query-buffer-limit,
+ * client-output-buffer-limit (docs/security.md). Reported with Redis's defaults and immutable here: save, appendonly,
  * databases, proto-max-bulk-len, maxmemory, maxmemory-policy. Unknown names
  * behave as in Redis 7.0: GET answers nothing for them, SET refuses them.
  * Values are per node: CONFIG SET is not replicated (as in Redis Cluster).
@@ -26,13 +26,63 @@ function intRange(lo: bigint, hi: bigint) {
   };
 }
 
+/** Redis memtoull: a byte count with an optional unit (k=1000, kb=1024, m, mb, g, gb), or undefined. */
+export function parseMemory(v: string): number | undefined {
+  const m = /^(\d+)(b|k|kb|m|mb|g|gb)?$/i.exec(v);
+  if (!m) return undefined;
+  const mul: Record<string, number> = { b: 1, k: 1e3, kb: 1024, m: 1e6, mb: 1024 ** 2, g: 1e9, gb: 1024 ** 3 };
+  return Number(m[1]) * mul[(m[2] ?? 'b').toLowerCase()];
+}
+
+const OBL_CLASSES = ['normal', 'slave', 'pubsub'];
+
+/** CONFIG SET client-output-buffer-limit: `<class> <hard> <soft> <seconds>`... merged into `current`. */
+function setOutputBufferLimit(current: string) {
+  return (v: string): { ok: string } | { error: string } => {
+    const words = v.split(/\s+/).filter((w) => w !== '');
+    if (words.length === 0 || words.length % 4 !== 0) return { error: 'Wrong number of arguments in buffer limit configuration.' };
+    const table = new Map<string, string[]>();
+    const cur = current.split(' ');
+    for (let i = 0; i < cur.length; i += 4) table.set(cur[i], cur.slice(i + 1, i + 4));
+    for (let i = 0; i < words.length; i += 4) {
+      let cls = words[i].toLowerCase();
+      if (cls === 'replica') cls = 'slave';
+      if (!OBL_CLASSES.includes(cls)) return { error: 'Invalid client class specified in buffer limit configuration.' };
+      const nums = words.slice(i + 1, i + 4).map((w, j) => (j === 2 ? (/^\d+$/.test(w) ? Number(w) : undefined) : parseMemory(w)));
+      if (nums.some((n) => n === undefined)) return { error: 'Error in hard, soft or soft_seconds setting in buffer limit configuration.' };
+      table.set(cls, nums.map(String));
+    }
+    return { ok: OBL_CLASSES.map((c) => `${c} ${table.get(c)!.join(' ')}`).join(' ') };
+  };
+}
+
+/** Secrets: CONFIG GET shows that one is set, never its value (docs/security.md). */
+const SECRET_PARAMS = new Set(['requirepass']);
+export const HIDDEN_SECRET = '<hidden>';
+
 export class RuntimeConfig {
   private readonly params = new Map<string, Param>();
 
-  constructor(initial: { maxClients: number; requirepass?: string }) {
+  constructor(initial: { maxClients: number; requirepass?: string; protectedMode?: boolean }) {
     this.params.set('requirepass', { value: initial.requirepass ?? '', set: (v) => ({ ok: v }) });
     this.params.set('maxclients', { value: String(initial.maxClients), set: intRange(1n, 4294967295n) });
     this.params.set('timeout', { value: '0', set: intRange(0n, 2147483647n) });
+    this.params.set('protected-mode', {
+      value: initial.protectedMode === false ? 'no' : 'yes',
+      set: (v) => (['yes', 'no'].includes(v.toLowerCase()) ? { ok: v.toLowerCase() } : { error: "argument must be 'yes' or 'no'" }),
+    });
+    this.params.set('client-query-buffer-limit', {
+      value: String(1024 ** 3),
+      set: (v) => {
+        const n = parseMemory(v);
+        if (n === undefined) return { error: 'argument must be a memory value' };
+        if (n < 1024 * 1024) return { error: 'argument must be between 1048576 and 9223372036854775807 inclusive' };
+        return { ok: String(n) };
+      },
+    });
+    const obl: Param = { value: 'normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60' };
+    obl.set = (v) => setOutputBufferLimit(obl.value)(v);
+    this.params.set('client-output-buffer-limit', obl);
     this.params.set('save', { value: '' });
     this.params.set('appendonly', { value: 'no' });
     this.params.set('databases', { value: '1' });
@@ -49,12 +99,36 @@ export class RuntimeConfig {
     return this.params.get('requirepass')!.value;
   }
 
+  /** A numeric parameter (maxclients, timeout, client-query-buffer-limit). */
+  num(name: string): number {
+    return Number(this.params.get(name)!.value);
+  }
+
+  /** client-output-buffer-limit of one class (`normal`, `slave`, `pubsub`). */
+  outputBufferLimit(cls: string): { hardBytes: number; softBytes: number; softSeconds: number } {
+    const text = this.params.get('client-output-buffer-limit')!.value;
+    if (this.oblCache?.text !== text) this.oblCache = { text, byClass: new Map() };
+    let limit = this.oblCache.byClass.get(cls);
+    if (!limit) {
+      const words = text.split(' ');
+      const i = words.indexOf(cls);
+      limit = { hardBytes: Number(words[i + 1]), softBytes: Number(words[i + 2]), softSeconds: Number(words[i + 3]) };
+      this.oblCache.byClass.set(cls, limit);
+    }
+    return limit;
+  }
+
+  private oblCache: { text: string; byClass: Map<string, { hardBytes: number; softBytes: number; softSeconds: number }> } | undefined;
+
   /** CONFIG GET pattern [pattern ...]: a map of matching names to values. */
   getReply(args: Buffer[]): Reply {
     const out = new Map<string, string>();
     for (const pattern of args.slice(2)) {
       const p = Buffer.from(pattern.toString('latin1').toLowerCase(), 'latin1');
-      for (const [name, param] of this.params) if (globMatch(p, Buffer.from(name), true)) out.set(name, param.value);
+      for (const [name, param] of this.params) {
+        if (!globMatch(p, Buffer.from(name), true)) continue;
+        out.set(name, SECRET_PARAMS.has(name) && param.value !== '' ? HIDDEN_SECRET : param.value);
+      }
     }
     return map([...out].map(([k, v]) => [bulk(k), bulk(v)] as const));
   }

@@ -13,6 +13,7 @@ import type { ServerCommand, ServerInfo } from './server.js';
 import { asReply } from './reply-parse.js';
 import * as tx from './transactions.js';
 import { Fanout } from './fanout.js';
+import { aclCommand, addAclCommand } from './acl-rules.js';
 
 /** What the registry holds for each command: how to run it. */
 export type Handler =
@@ -26,6 +27,18 @@ export const DISPATCHER_COMMANDS = new Set(['multi', 'exec', 'discard', 'watch',
 
 /** Commands a client may send before AUTH when a password is required (Redis's no-auth flag). */
 const NO_AUTH = new Set(['auth', 'hello', 'quit', 'reset']);
+
+/**
+ * The name ACL rules know a command by: `container|sub` for a subcommand that Redis's table has
+ * even when raftis registered only the container.
+ */
+function aclName(name: string, args: Buffer[]): string {
+  if (name.includes('|') || args.length < 2) return name;
+  const c = aclCommand(name);
+  if (!c || c.subs.length === 0) return name;
+  const sub = `${name}|${args[1].toString('latin1').toLowerCase()}`;
+  return aclCommand(sub) ? sub : name;
+}
 
 /** Registers every command raftis serves, with its docs, in one registry. */
 export function buildRegistry(
@@ -41,6 +54,8 @@ export function buildRegistry(
     if (!k && !fn && !DISPATCHER_COMMANDS.has(top)) continue;
     const handler: Handler = k ? { kind: 'keyed', cmd: k } : DISPATCHER_COMMANDS.has(top) ? { kind: 'dispatcher' } : { kind: 'server', fn: fn! };
     registry.register({ name, handler, docs: COMMAND_DOCS[name], ...(SUBCOMMAND_SPECS[name] ? { spec: SUBCOMMAND_SPECS[name] } : {}) });
+    const registered = name.includes('|') ? registry.get(top)?.subcommands.get(name.split('|')[1]) : registry.get(name);
+    if (registered) addAclCommand(name, registered.aclCategories);
   }
   for (const name of [...keyed.keys(), ...server.keys(), ...DISPATCHER_COMMANDS]) {
     if (!registry.get(name)) throw new Error(`command ${name} has no docs in commands/docs.ts`);
@@ -126,13 +141,24 @@ export class Dispatcher {
     }
     const spec = r.command.spec;
     const top = spec.name.split('|')[0];
-    // As Redis: a connection opened while no password is required counts as authenticated.
-    const requirepass = this.info.config.requirepass();
-    if (!ctx.state.has('authenticated')) ctx.state.set('authenticated', requirepass === '');
-    if (requirepass !== '' && ctx.state.get('authenticated') !== true && !NO_AUTH.has(top)) {
+    // As Redis authRequired(): while the default user needs no password every client may run
+    // commands; otherwise only those that authenticated (AUTH, HELLO AUTH).
+    const noAuth = NO_AUTH.has(top) || spec.flags.includes('no_auth');
+    // A client that started while no password was needed stays logged in (Redis createClient).
+    if (!ctx.state.has('authenticated')) ctx.state.set('authenticated', this.info.acl.defaultNeedsNoAuth());
+    if (!noAuth && ctx.state.get('authenticated') !== true && !this.info.acl.defaultNeedsNoAuth()) {
       tx.flagDirty(ctx);
       this.countRejected(spec.name);
       return errNoAuth();
+    }
+    if (!noAuth) {
+      const keyed = r.command.handler.kind === 'keyed' || top === 'watch';
+      const denied = this.info.acl.check(ctx, aclName(spec.name, args), args, () => (keyed ? getKeyIndexes(spec, args) : []));
+      if (denied !== null) {
+        tx.flagDirty(ctx);
+        this.countRejected(spec.name);
+        return denied;
+      }
     }
     const h = r.command.handler;
     if (tx.inMulti(ctx) && !tx.IMMEDIATE_IN_MULTI.has(top)) {

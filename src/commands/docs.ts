@@ -167,6 +167,15 @@ const MORE_DOCS: Record<string, CommandDocs> = {
       str('yes/no', { token: 'SKIPME', flags: ['optional'] }),
     ] }] },
   ]),
+  acl: g('server', '6.0.0', 'A container for Access List Control commands', 'Depends on subcommand.'),
+  'acl|setuser': g('server', '6.0.0', 'Modify or create the rules for a specific ACL user', 'O(N). Where N is the number of rules provided.', [str('username'), str('rule', { flags: ['optional', 'multiple'] })]),
+  'acl|getuser': g('server', '6.0.0', 'Get the rules for a specific ACL user', 'O(N). Where N is the number of password, command and pattern rules that the user has.', [str('username')]),
+  'acl|deluser': g('server', '6.0.0', 'Remove the specified ACL users and the associated rules', 'O(1) amortized time considering the typical user.', [str('username', { flags: ['multiple'] })]),
+  'acl|list': g('server', '6.0.0', 'List the current ACL rules in ACL config file format', 'O(N). Where N is the number of configured users.'),
+  'acl|users': g('server', '6.0.0', 'List the username of all the configured ACL rules', 'O(N). Where N is the number of configured users.'),
+  'acl|whoami': g('server', '6.0.0', 'Return the name of the user associated to the current connection', 'O(1)'),
+  'acl|cat': g('server', '6.0.0', 'List the ACL categories or the commands inside a category', 'O(1) since the categories and commands are a fixed set.', [str('categoryname', { flags: ['optional'] })]),
+  'acl|log': g('server', '6.0.0', 'List latest events denied because of ACLs in place', 'O(N) with N being the number of entries shown.', [str('operation', { flags: ['optional'] })]),
 };
 Object.assign(COMMAND_DOCS, MORE_DOCS);
 
@@ -189,5 +198,13 @@ export const SUBCOMMAND_SPECS: Record<string, Partial<Omit<CommandSpec, 'name'>>
   'config|get': { arity: -3, flags: ['admin', 'noscript', 'loading', 'stale'] },
   'config|set': { arity: -4, flags: ['admin', 'noscript', 'loading', 'stale'] },
   'config|resetstat': { arity: 2, flags: ['admin', 'noscript', 'loading', 'stale'] },
+  'acl|setuser': { arity: -3, flags: ['admin', 'noscript', 'loading', 'stale'] },
+  'acl|getuser': { arity: 3, flags: ['admin', 'noscript', 'loading', 'stale'] },
+  'acl|deluser': { arity: -3, flags: ['admin', 'noscript', 'loading', 'stale'] },
+  'acl|list': { arity: 2, flags: ['admin', 'noscript', 'loading', 'stale'] },
+  'acl|users': { arity: 2, flags: ['admin', 'noscript', 'loading', 'stale'] },
+  'acl|whoami': { arity: 2, flags: ['noscript', 'loading', 'stale'] },
+  'acl|cat': { arity: -2, flags: ['noscript', 'loading', 'stale'] },
+  'acl|log': { arity: -2, flags: ['admin', 'noscript', 'loading', 'stale'] },
   ...CLUSTER_SUBCOMMAND_SPECS,
 };

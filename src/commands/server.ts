@@ -10,6 +10,7 @@ import type { RuntimeConfig } from './config-params.js';
 import { clearTransaction } from './transactions.js';
 import { errAuthNotConfigured, errNoAuthHello, errNoSuchClient, errWrongPass } from '../resp/replies.js';
 import { clientConsistency } from '../cluster/read-policy.js';
+import type { AclService } from './acl.js';
 
 /** What the connection and server commands need to know about the node. */
 export interface ServerInfo {
@@ -21,7 +22,7 @@ export interface ServerInfo {
   clients(): ClientContext[];
   /** INFO sections this node adds (replication, keyspace, raft...), by lowercase name. */
   sections(): Array<[name: string, lines: Array<[string, string | number]>]>;
-  stats: { commandsProcessed: number; connectionsReceived: number };
+  stats: { commandsProcessed: number; connectionsReceived: number; rejectedConnections?: number };
   commandCount(): number;
   commandInfo(names: string[] | null): Reply;
   commandDocs(names: string[] | null): Reply;
@@ -29,26 +30,26 @@ export interface ServerInfo {
   commandGetKeys(args: Buffer[]): Reply;
   /** CONFIG GET/SET parameters of this node. */
   config: RuntimeConfig;
+  /** ACL users and counters. */
+  acl: AclService;
   /** Per-command counters (INFO commandstats), by command name (`container|sub` for subcommands). */
   commandStats(): ReadonlyMap<string, { calls: number; usec: number; failedCalls: number; rejectedCalls: number }>;
 }
 
-/**
- * Checks a username/password pair as Redis 7.0 does for the default user (the
- * only user raftis has): with no requirepass any password is accepted for
- * `default`; otherwise it must equal requirepass.
- */
-function checkPassword(info: ServerInfo, user: string, pass: string): boolean {
-  const required = info.config.requirepass();
-  return user === 'default' && (required === '' || pass === required);
+/** Authenticates a connection as `user` (AUTH, HELLO AUTH); WRONGPASS counts in INFO stats. */
+function login(ctx: ClientContext, info: ServerInfo, user: string, pass: Buffer): boolean {
+  if (!info.acl.authenticate(user, pass)) return false;
+  ctx.state.set('authenticated', true);
+  ctx.state.set('user', user);
+  return true;
 }
 
 function auth(ctx: ClientContext, args: Buffer[], info: ServerInfo): Reply {
   if (args.length > 3) return errSyntax();
-  if (args.length === 2 && info.config.requirepass() === '') return errAuthNotConfigured();
+  // As Redis: AUTH <password> with the default user passwordless (and no requirepass) is an error.
+  if (args.length === 2 && info.acl.defaultNeedsNoAuth()) return errAuthNotConfigured();
   const user = args.length === 3 ? args[1].toString() : 'default';
-  if (!checkPassword(info, user, args[args.length - 1].toString())) return errWrongPass();
-  ctx.state.set('authenticated', true);
+  if (!login(ctx, info, user, args[args.length - 1])) return errWrongPass();
   return ok();
 }
 
@@ -58,7 +59,8 @@ function reset(ctx: ClientContext, _args: Buffer[], info: ServerInfo): Reply {
   ctx.name = null;
   ctx.db = 0;
   ctx.flags.delete('readonly');
-  ctx.state.set('authenticated', info.config.requirepass() === '');
+  ctx.state.set('authenticated', info.acl.defaultNeedsNoAuth());
+  ctx.state.set('user', 'default');
   return simple('RESET');
 }
 
@@ -97,7 +99,7 @@ function clientKill(ctx: ClientContext, args: Buffer[], info: ServerInfo): Reply
       filters.push((c) => BigInt(c.id) === id);
     } else if (opt === 'addr') filters.push((c) => c.addr === v);
     else if (opt === 'laddr') filters.push((c) => c.laddr === v);
-    else if (opt === 'user') filters.push(() => v === 'default');
+    else if (opt === 'user') filters.push((c) => v === (typeof c.state.get('user') === 'string' ? c.state.get('user') : 'default'));
     else if (opt === 'type') filters.push(() => ['normal'].includes(v.toLowerCase()));
     else if (opt === 'skipme') {
       const y = v.toLowerCase();
@@ -151,7 +153,7 @@ function hello(ctx: ClientContext, args: Buffer[], info: ServerInfo): Reply {
   for (; i < args.length; i++) {
     const opt = lower(args[i]);
     if (opt === 'auth' && i + 2 < args.length) {
-      if (!checkPassword(info, args[i + 1].toString(), args[i + 2].toString())) return errWrongPass();
+      if (!login(ctx, info, args[i + 1].toString(), args[i + 2])) return errWrongPass();
       authed = true;
       i += 2;
     } else if (opt === 'setname' && i + 1 < args.length) {
@@ -162,8 +164,7 @@ function hello(ctx: ClientContext, args: Buffer[], info: ServerInfo): Reply {
       return errSyntax();
     }
   }
-  if (authed) ctx.state.set('authenticated', true);
-  else if (info.config.requirepass() !== '' && ctx.state.get('authenticated') !== true) {
+  if (!authed && ctx.state.get('authenticated') !== true && !info.acl.defaultNeedsNoAuth()) {
     return errNoAuthHello();
   }
   ctx.protocol = proto;
@@ -182,7 +183,7 @@ function hello(ctx: ClientContext, args: Buffer[], info: ServerInfo): Reply {
 function clientLine(c: ClientContext, now: number): string {
   return `id=${c.id} addr=${c.addr} laddr=${c.laddr} fd=0 name=${c.name ?? ''} age=0 idle=0 flags=${c.flags.has('multi') ? 'x' : 'N'} db=${c.db} ` +
     `sub=0 psub=0 ssub=0 multi=${(c.state.get('multi') as { queued: unknown[] } | undefined)?.queued.length ?? -1} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 ` +
-    `tot-mem=0 events=r cmd=client|list user=default redir=-1 resp=${c.protocol}` + (now < 0 ? '' : '');
+    `tot-mem=0 events=r cmd=client|list user=${typeof c.state.get('user') === 'string' ? c.state.get('user') as string : 'default'} redir=-1 resp=${c.protocol}` + (now < 0 ? '' : '');
 }
 
 function client(ctx: ClientContext, args: Buffer[], info: ServerInfo): Reply {
@@ -271,6 +272,11 @@ export function renderInfo(info: ServerInfo, wanted: string[]): string {
     ['stats', [
       ['total_connections_received', info.stats.connectionsReceived],
       ['total_commands_processed', info.stats.commandsProcessed],
+      ['rejected_connections', info.stats.rejectedConnections ?? 0],
+      ['acl_access_denied_auth', info.acl.stats.deniedAuth],
+      ['acl_access_denied_cmd', info.acl.stats.deniedCmd],
+      ['acl_access_denied_key', info.acl.stats.deniedKey],
+      ['acl_access_denied_channel', info.acl.stats.deniedChannel],
     ]],
   ];
   const commandstats: [string, Array<[string, string | number]>] = ['commandstats', [...info.commandStats()]
@@ -336,4 +342,5 @@ export const SERVER_COMMANDS = new Map<string, ServerCommand>([
   ['reset', reset],
   ['time', time],
   ['config', config],
+  ['acl', (ctx, args, info) => info.acl.command(ctx, args)],
 ]);

@@ -5,7 +5,7 @@
  */
 import type { Socket } from 'node:net';
 import type { EnvLogger } from '../env/env.js';
-import { createRequestDecoder, type DecoderLimits, type RequestDecoder } from './decoder.js';
+import { createRequestDecoder, DEFAULT_DECODER_LIMITS, type DecoderLimits, type RequestDecoder } from './decoder.js';
 import { ok, ReplyBuffer, type ProtocolVersion, type Reply } from './encoder.js';
 import { errInternal, errProtocol } from './replies.js';
 
@@ -48,6 +48,41 @@ export interface ConnectionOptions {
   outputBytesHighWater?: number;
   /** Called once when the connection is gone. */
   onClose?: (conn: Connection) => void;
+  /** True while this client must still authenticate: the decoder then caps its requests as Redis does. */
+  authRequired?: (ctx: ClientContext) => boolean;
+  /** A monotonic clock (ms) for idle time and the output buffer soft limit (default performance.now). */
+  nowMs?: () => number;
+  /** client-output-buffer-limit for this client's class (read at every write; 0 = no limit). */
+  outputLimit?: () => OutputBufferLimit;
+}
+
+/** Redis's client-output-buffer-limit for one class: hard bytes, soft bytes held for soft seconds. */
+export interface OutputBufferLimit {
+  hardBytes: number;
+  softBytes: number;
+  softSeconds: number;
+}
+
+/**
+ * Redis's checkClientOutputBufferLimits: over the hard limit, or over the soft limit for longer
+ * than its seconds. `softSinceMs` is when the soft limit was first exceeded (-1: it is not).
+ * Returns whether to close the client and the new softSinceMs.
+ */
+export function outputLimitReached(used: number, limit: OutputBufferLimit, softSinceMs: number, nowMs: number): { close: boolean; softSinceMs: number } {
+  if (limit.hardBytes > 0 && used >= limit.hardBytes) return { close: true, softSinceMs };
+  if (limit.softBytes > 0 && used >= limit.softBytes) {
+    if (softSinceMs < 0) return { close: false, softSinceMs: nowMs };
+    return { close: nowMs - softSinceMs > limit.softSeconds * 1000, softSinceMs };
+  }
+  return { close: false, softSinceMs: -1 };
+}
+
+const LOOPBACK_V4 = /^(::ffff:)?127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/;
+
+/** True for a loopback peer address (127.0.0.0/8, ::1, or IPv4-mapped 127.x), as Redis's protected mode tests it. */
+export function isLoopback(address: string | undefined): boolean {
+  if (address === undefined) return false;
+  return address === '::1' || LOOPBACK_V4.test(address);
 }
 
 interface Slot {
@@ -95,12 +130,27 @@ export class Connection implements ClientContext {
   private waitingDrain = false;
   private unflushedBytesEstimate = 0;
   private readonly log: EnvLogger;
+  private readonly nowMs: () => number;
+  /** When the client was accepted and when it last sent a request (monotonic ms). */
+  readonly createdAtMs: number;
+  lastInteractionMs: number;
+  private softLimitSinceMs = -1;
 
   constructor(id: number, socket: Socket, opts: ConnectionOptions) {
     this.id = id;
     this.socket = socket;
     this.opts = opts;
-    this.decoder = createRequestDecoder(opts.decoderLimits);
+    this.nowMs = opts.nowMs ?? (() => performance.now());
+    this.createdAtMs = this.nowMs();
+    this.lastInteractionMs = this.createdAtMs;
+    // Limits are read through on every use, so CONFIG SET of them applies to connected clients.
+    const base = opts.decoderLimits ?? DEFAULT_DECODER_LIMITS;
+    const authRequired = opts.authRequired;
+    this.decoder = createRequestDecoder({
+      get protoMaxBulkLen() { return base.protoMaxBulkLen; },
+      get queryBufferLimitBytes() { return base.queryBufferLimitBytes; },
+      ...(authRequired ? { authRequired: () => authRequired(this) } : {}),
+    });
     this.pendingRepliesMax = opts.pendingRepliesMax ?? 4096;
     this.outputBytesHighWater = opts.outputBytesHighWater ?? 4 * 1024 * 1024;
     this.addr = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
@@ -132,6 +182,18 @@ export class Connection implements ClientContext {
 
   closeAfterReply(): void {
     this.beginClosing();
+    // Called from another connection's command (CLIENT KILL, ACL DELUSER) no flush may follow:
+    // schedule one, so the socket closes once the replies owed are written.
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
+    if (this.isClosed || this.flushScheduled) return;
+    this.flushScheduled = true;
+    this.opts.soon(() => {
+      this.flushScheduled = false;
+      this.flush();
+    });
   }
 
   /**
@@ -166,6 +228,7 @@ export class Connection implements ClientContext {
 
   private onData(chunk: Buffer): void {
     if (this.closing || this.isClosed) return;
+    if (chunk.length > 0) this.lastInteractionMs = this.nowMs();
     const err = this.decoder.feed(chunk, (args) => this.dispatchAndCheck(args));
     if (err !== null) {
       if (err.kind === 'protocol') {
@@ -192,6 +255,7 @@ export class Connection implements ClientContext {
    */
   private dispatchAndCheck(args: Buffer[]): boolean {
     this.dispatch(args);
+    if (this.socket.destroyed) return false;
     if (this.pendingReplies < MID_CHUNK_FLUSH_REPLIES && this.unflushedBytesEstimate < MID_CHUNK_FLUSH_BYTES) return true;
     this.flush();
     if (this.overloaded()) {
@@ -236,17 +300,12 @@ export class Connection implements ClientContext {
 
   private resolveSlot(slot: Slot, reply: Reply): void {
     slot.reply = reply;
-    if (this.isClosed || this.flushScheduled) return;
-    this.flushScheduled = true;
-    this.opts.soon(() => {
-      this.flushScheduled = false;
-      this.flush();
-    });
+    this.scheduleFlush();
   }
 
   /** Encodes every ready reply at the head of the queue into one write. */
   private flush(): void {
-    if (this.isClosed) return;
+    if (this.isClosed || this.socket.destroyed) return;
     const queue = this.queue;
     let i = this.head;
     while (i < queue.length) {
@@ -269,6 +328,8 @@ export class Connection implements ClientContext {
       }
       if (!this.socket.write(this.out.take())) this.waitingDrain = true;
       this.unflushedBytesEstimate = 0;
+      this.lastInteractionMs = this.nowMs();
+      if (this.outputLimitExceeded()) return;
     }
     if (this.closing && this.head === this.queue.length) {
       // Keep reading (and discarding, see onData) so that the client's FIN is seen and the
@@ -281,7 +342,28 @@ export class Connection implements ClientContext {
     this.maybeResume();
   }
 
+  /** Closes the client (as Redis, without a reply) once its output buffer passes the limit. */
+  checkOutputLimit(): boolean {
+    return this.outputLimitExceeded();
+  }
+
+  private outputLimitExceeded(): boolean {
+    if (this.isClosed || this.socket.destroyed) return false;
+    if (!this.opts.outputLimit) return false;
+    const r = outputLimitReached(this.socket.writableLength, this.opts.outputLimit(), this.softLimitSinceMs, this.nowMs());
+    this.softLimitSinceMs = r.softSinceMs;
+    if (!r.close) return false;
+    this.log.warn({ outputBytes: this.socket.writableLength }, 'client closed for overcoming of output buffer limits');
+    this.closing = true;
+    this.socket.destroy();
+    return true;
+  }
+
   private overloaded(): boolean {
+    // With an output buffer limit in force, reading goes on as in Redis (the limit, not
+    // back-pressure, bounds what a client that does not read can cost).
+    const limit = this.opts.outputLimit?.();
+    if (limit && (limit.hardBytes > 0 || limit.softBytes > 0)) return this.pendingReplies > this.pendingRepliesMax;
     return this.waitingDrain || this.pendingReplies > this.pendingRepliesMax
       || this.socket.writableLength > this.outputBytesHighWater;
   }

@@ -18,7 +18,16 @@ export interface DecoderLimits {
   protoMaxBulkLen: number;
   /** client-query-buffer-limit: most bytes buffered for one client before it is closed (1 GiB). */
   queryBufferLimitBytes: number;
+  /**
+   * True while the client must still authenticate: its requests are then capped as Redis caps
+   * them (at most 10 arguments, bulks of at most 16384 bytes; networking.c). Absent: never.
+   */
+  authRequired?: () => boolean;
 }
+
+/** Redis's caps on a request from a client that must still authenticate. */
+export const UNAUTHENTICATED_MULTIBULK_MAX = 10;
+export const UNAUTHENTICATED_BULK_MAX = 16384;
 
 export const DEFAULT_DECODER_LIMITS: DecoderLimits = {
   protoMaxBulkLen: 512 * 1024 * 1024,
@@ -243,6 +252,8 @@ export function createRequestDecoder(limits: DecoderLimits = DEFAULT_DECODER_LIM
         let p = pos;
         while (p < len && b[p] === STAR && fastCount(b, p) > 0) {
           const argc = fastValue;
+          // Requests over the unauthenticated caps take the general path, which refuses them.
+          if (argc > UNAUTHENTICATED_MULTIBULK_MAX && limits.authRequired?.()) break;
           let q = fastEnd + 2;
           const argv: Buffer[] = new Array<Buffer>(argc);
           let n = 0;
@@ -251,6 +262,7 @@ export function createRequestDecoder(limits: DecoderLimits = DEFAULT_DECODER_LIM
             const argLen = fastValue;
             const start = fastEnd + 2;
             if (argLen > limits.protoMaxBulkLen || start + argLen + 2 > len) break;
+            if (argLen > UNAUTHENTICATED_BULK_MAX && limits.authRequired?.()) break;
             argv[n] = b.subarray(start, start + argLen);
             q = start + argLen + 2;
           }
@@ -288,6 +300,7 @@ export function createRequestDecoder(limits: DecoderLimits = DEFAULT_DECODER_LIM
         multibulkLen = fastValue;
         pos = fastEnd + 2;
         args = [];
+        if (multibulkLen > UNAUTHENTICATED_MULTIBULK_MAX && limits.authRequired?.()) return protocol('unauthenticated multibulk length');
       }
       if (multibulkLen === 0) {
         const cr = findCR(buf, pos);
@@ -301,6 +314,7 @@ export function createRequestDecoder(limits: DecoderLimits = DEFAULT_DECODER_LIM
         const count = parseStrictInteger(buf, pos + 1, cr);
         if (Number.isNaN(count) || count > 2147483647) return protocol('invalid multibulk length');
         pos = cr + 2;
+        if (count > UNAUTHENTICATED_MULTIBULK_MAX && limits.authRequired?.()) return protocol('unauthenticated multibulk length');
         if (count <= 0) { resetCommand(); continue; }
         multibulkLen = count;
         args = [];
@@ -310,6 +324,7 @@ export function createRequestDecoder(limits: DecoderLimits = DEFAULT_DECODER_LIM
         if (bulkLen === -1 && buf[pos] === DOLLAR && fastCount(buf, pos) >= 0 && fastValue <= limits.protoMaxBulkLen) {
           bulkLen = fastValue;
           pos = fastEnd + 2;
+          if (bulkLen > UNAUTHENTICATED_BULK_MAX && limits.authRequired?.()) return protocol('unauthenticated bulk length');
         }
         if (bulkLen === -1) {
           const cr = findCR(buf, pos);
@@ -324,6 +339,7 @@ export function createRequestDecoder(limits: DecoderLimits = DEFAULT_DECODER_LIM
           }
           const len = parseStrictInteger(buf, pos + 1, cr);
           if (Number.isNaN(len) || len < 0 || len > limits.protoMaxBulkLen) return protocol('invalid bulk length');
+          if (len > UNAUTHENTICATED_BULK_MAX && limits.authRequired?.()) return protocol('unauthenticated bulk length');
           pos = cr + 2;
           bulkLen = len;
         }

@@ -1,9 +1,9 @@
 /** The client-facing TCP server: accepts connections, enforces maxclients, owns the Connections. */
 import { createServer, type Server, type Socket } from 'node:net';
 import type { EnvLogger } from '../env/env.js';
-import { Connection, type ClientContext, type CommandHandler } from './connection.js';
+import { Connection, type ClientContext, type CommandHandler, type ConnectionOptions } from './connection.js';
 import type { DecoderLimits } from './decoder.js';
-import { encodeReply } from './encoder.js';
+import { encodeReply, type Reply } from './encoder.js';
 import { errMaxClients } from './replies.js';
 
 export interface RespServerOptions {
@@ -13,8 +13,19 @@ export interface RespServerOptions {
   host?: string;
   /** 0 picks a free port (see `address()`). */
   port: number;
-  /** Redis maxclients (default 10000). */
-  maxClients?: number;
+  /** Redis maxclients (default 10000); a function is read at every accept (CONFIG SET maxclients). */
+  maxClients?: number | (() => number);
+  /**
+   * Decides at accept whether a client is served (protected mode): null admits it, a reply is
+   * written to it before the connection is closed.
+   */
+  admit?: (remoteAddress: string | undefined) => Reply | null;
+  /** Called for each connection refused (maxclients or admit), for INFO rejected_connections. */
+  onReject?: () => void;
+  /** Passed to every Connection (see ConnectionOptions). */
+  authRequired?: ConnectionOptions['authRequired'];
+  nowMs?: ConnectionOptions['nowMs'];
+  outputLimit?: ConnectionOptions['outputLimit'];
   decoderLimits?: DecoderLimits;
   pendingRepliesMax?: number;
   outputBytesHighWater?: number;
@@ -28,7 +39,7 @@ export interface RespServer {
   /** The bound address (valid after listen). */
   address(): { host: string; port: number };
   /** Connected clients, oldest first. */
-  clients(): ClientContext[];
+  clients(): Connection[];
   /**
    * Stops accepting and reading; clients get the replies they are owed for up
    * to `graceMs` (default 0), then every connection still open is destroyed.
@@ -40,19 +51,30 @@ export interface RespServer {
 /** Creates (but does not start) a RESP server. */
 export function createRespServer(opts: RespServerOptions): RespServer {
   const host = opts.host ?? '127.0.0.1';
-  const maxClients = opts.maxClients ?? 10000;
+  const maxClientsOpt = opts.maxClients ?? 10000;
+  const maxClients = typeof maxClientsOpt === 'number' ? () => maxClientsOpt : maxClientsOpt;
   const soon = opts.soon ?? ((fn: () => void) => { setImmediate(fn); });
   const log = opts.logger.child({ component: 'resp' });
   const connections = new Map<number, Connection>();
   let nextClientId = 1;
 
+  const refuse = (socket: Socket, reply: Reply): void => {
+    // As Redis acceptCommonHandler: reply, then close.
+    socket.on('error', () => {});
+    socket.end(encodeReply(reply));
+    socket.resume(); // Read (and drop) until the client's FIN so the socket closes fully.
+    opts.onReject?.();
+  };
   const onSocket = (socket: Socket): void => {
-    if (connections.size >= maxClients) {
-      // As Redis acceptCommonHandler: reply, then close.
-      socket.on('error', () => {});
-      socket.end(encodeReply(errMaxClients()));
-      socket.resume(); // Read (and drop) until the client's FIN so the socket closes fully.
-      log.warn({ maxClients }, 'rejected client: max number of clients reached');
+    if (connections.size >= maxClients()) {
+      refuse(socket, errMaxClients());
+      log.warn({ maxClients: maxClients() }, 'rejected client: max number of clients reached');
+      return;
+    }
+    const denied = opts.admit?.(socket.remoteAddress) ?? null;
+    if (denied !== null) {
+      refuse(socket, denied);
+      log.warn({ addr: socket.remoteAddress }, 'rejected client: protected mode');
       return;
     }
     const id = nextClientId++;
@@ -64,6 +86,9 @@ export function createRespServer(opts: RespServerOptions): RespServer {
       ...(opts.pendingRepliesMax !== undefined ? { pendingRepliesMax: opts.pendingRepliesMax } : {}),
       ...(opts.outputBytesHighWater !== undefined ? { outputBytesHighWater: opts.outputBytesHighWater } : {}),
       onClose: () => connections.delete(id),
+      ...(opts.authRequired ? { authRequired: opts.authRequired } : {}),
+      ...(opts.nowMs ? { nowMs: opts.nowMs } : {}),
+      ...(opts.outputLimit ? { outputLimit: opts.outputLimit } : {}),
     });
     connections.set(id, conn);
   };

@@ -9,6 +9,8 @@
  * writes not covered by a completed sync, and, on power loss, a suffix of the unflushed
  * state-machine writes. A restart builds a fresh incarnation from what the stores kept.
  */
+import { AclService } from '../../commands/acl.js';
+import { errorReply } from '../../resp/encoder.js';
 import type { SeededRandom } from '../../env/random.js';
 import type { Env } from '../../env/env.js';
 import type { PeerAddress } from '../../config.js';
@@ -153,6 +155,11 @@ export class SimNodeProcess {
       commandList: () => array(registry.list().map((c) => bulk(c.spec.name))),
       commandGetKeys: (args) => getKeysReply(registry, args),
       config: new RuntimeConfig({ maxClients: 10000 }),
+      // The simulator drives data commands only: one default user, ACL changes refused.
+      acl: new AclService({
+        requirepass: () => '', propose: async () => errorReply('ERR ACL changes are not simulated'),
+        broadcast: async () => {}, clients: () => [],
+      }),
       commandStats: () => dispatcher.commandStats,
     };
     const dispatcher = new Dispatcher(registry, info, router, placement, {
