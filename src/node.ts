@@ -1,6 +1,8 @@
 import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
-import type { NodeConfig } from './config.js';
+import { tlsEnabled, tlsFiles, type NodeConfig } from './config.js';
+import { TlsCredentials } from './transport/tls.js';
+import { defineTlsParams } from './commands/tls-params.js';
 import type { Env } from './env/env.js';
 import { Host } from './host/host.js';
 import { Role, type GroupId } from './raft/types.js';
@@ -39,8 +41,10 @@ export interface Node {
   readonly placement: Placement;
   start(): Promise<void>;
   stop(): Promise<void>;
-  /** The bound client port (useful with port 0). */
+  /** The bound client port (the TLS one when the plain port is off). */
   clientPort(): number;
+  /** Re-reads the TLS certificate, key and CA (SIGHUP); throws TlsConfigError and keeps the old ones on failure. */
+  reloadTls(): void;
 }
 
 /** All keyed commands raftis implements, by lowercase name. */
@@ -81,12 +85,16 @@ export async function createNode(env: Env, config: NodeConfig): Promise<Node> {
   const sm = new KvStateMachine(smStore, smCommands);
   await sm.init(localGroupIds);
 
+  // One set of TLS material for the client port and the peer links; reloads reach both.
+  const tlsCredentials = tlsEnabled(config) ? new TlsCredentials(tlsFiles(config)) : null;
   const transport = new PeerTransport({
     env,
     nodeId: config.nodeId,
     clusterId: config.clusterId,
     listenHost: config.bind,
     listenPort: config.peerPort,
+    clusterSecret: config.clusterSecret,
+    tls: config.tlsCluster === 'yes' ? tlsCredentials : null,
   });
   const peers = new Map<number, string>();
   const syncPeers = (members: typeof config.members) => {
@@ -181,6 +189,9 @@ export async function createNode(env: Env, config: NodeConfig): Promise<Node> {
     leaderOf: (groupId) => topology.leaderOf(groupId),
   }, host, placement, transport, (groupId, nowMs) => ({ ks: sm.reader(groupId), nowMs }));
 
+  const runtimeConfig = new RuntimeConfig({ maxClients: config.maxClients });
+  const tlsRuntime = defineTlsParams(runtimeConfig, config, tlsCredentials);
+
   const startedAtMs = env.clock.nowMs();
   let server: RespServer | null = null;
   const registry = buildRegistry(commands, new Map([...SERVER_COMMANDS, ...clusterCommands.commands()]));
@@ -198,7 +209,7 @@ export async function createNode(env: Env, config: NodeConfig): Promise<Node> {
     commandDocs: (names) => registry.commandDocsReply(names ?? []),
     commandList: () => array(registry.list().map((c) => bulk(c.spec.name))),
     commandGetKeys: (args) => getKeysReply(registry, args),
-    config: new RuntimeConfig({ maxClients: config.maxClients }),
+    config: runtimeConfig,
     commandStats: () => dispatcher.commandStats,
   };
   const dispatcher = new Dispatcher(registry, info, router, placement, {
@@ -215,17 +226,25 @@ export async function createNode(env: Env, config: NodeConfig): Promise<Node> {
     handler: dispatcher.handle,
     logger: log,
     host: config.bind,
-    port: config.port,
+    port: config.port === 0 ? null : config.port,
+    ...(config.tlsPort > 0 && tlsCredentials !== null
+      ? { tls: { port: config.tlsPort, credentials: tlsCredentials, authClients: () => tlsRuntime.authClients } }
+      : {}),
     maxClients: config.maxClients,
     soon: (fn) => env.timers.soon(fn),
   });
 
-  let boundPort = config.port;
+  let boundPort = config.port || config.tlsPort;
   return {
     config,
     host,
     placement,
     clientPort: () => boundPort,
+    reloadTls() {
+      if (tlsCredentials === null) return;
+      tlsCredentials.reload();
+      log.info({ certFile: tlsCredentials.fileNames().certFile }, 'reloaded TLS certificate, key and CA');
+    },
     async start() {
       await transport.listen();
       host.start();
@@ -235,7 +254,8 @@ export async function createNode(env: Env, config: NodeConfig): Promise<Node> {
       reconciler.start();
       await server!.listen();
       boundPort = server!.address().port;
-      log.info({ port: boundPort, peerPort: config.peerPort, groups: localGroupIds.length, dataDir: config.dataDir }, 'raftis node ready');
+      log.info({ port: boundPort, tlsPort: config.tlsPort, tlsCluster: config.tlsCluster,
+        peerAuth: config.clusterSecret !== '' ? 'secret' : 'none', peerPort: config.peerPort, groups: localGroupIds.length, dataDir: config.dataDir }, 'raftis node ready');
     },
     async stop() {
       // Stop accepting and reading, let in-flight requests finish (up to the
