@@ -56,6 +56,8 @@ export interface RespServer {
   close(graceMs?: number): Promise<void>;
 }
 
+const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
+
 /** Creates (but does not start) a RESP server. */
 export function createRespServer(opts: RespServerOptions): RespServer {
   const host = opts.host ?? '127.0.0.1';
@@ -90,6 +92,8 @@ export function createRespServer(opts: RespServerOptions): RespServer {
   const listeners: Server[] = [];
   let plain: Server | null = null;
   let secure: tls.Server | null = null;
+  /** Raw sockets of the TLS listener, handshaken or not: close() must end those that never became Connections. */
+  const tlsSockets = new Set<Socket>();
   if (opts.port !== null) {
     plain = createServer({ noDelay: true, allowHalfOpen: true }, onSocket);
     listeners.push(plain);
@@ -102,6 +106,12 @@ export function createRespServer(opts: RespServerOptions): RespServer {
       // Ask for a certificate always, judge it below: the policy can change at run time.
       requestCert: true,
       rejectUnauthorized: false,
+      // A client that goes silent (or half-closes) mid-handshake is dropped by then.
+      handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS,
+    });
+    server.on('connection', (raw: Socket) => {
+      tlsSockets.add(raw);
+      raw.once('close', () => tlsSockets.delete(raw));
     });
     server.on('secureConnection', (socket: tls.TLSSocket) => {
       const verdict = clientCertAccepted(socket, t.authClients());
@@ -149,6 +159,7 @@ export function createRespServer(opts: RespServerOptions): RespServer {
       const deadline = Date.now() + graceMs;
       while (connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
       for (const conn of connections.values()) conn.destroy();
+      for (const raw of tlsSockets) raw.destroy();
       await listenersClosed;
     },
   };

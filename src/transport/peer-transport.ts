@@ -94,6 +94,8 @@ export class PeerTransport implements Transport {
   private boundPort = 0;
   private readonly links = new Map<NodeId, PeerLink>();
   private readonly inbound = new Set<InboundConnection>();
+  /** Raw sockets of the TLS listener (including those still in their TLS handshake), until they close. */
+  private readonly handshaking = new Set<net.Socket>();
   /** Links with messages queued this turn. */
   private readonly dirty = new Set<PeerLink>();
   /** Peers to report through `onUnreachable` at the end of this turn's flush. */
@@ -188,6 +190,10 @@ export class PeerTransport implements Transport {
       rejectUnauthorized: true,
       handshakeTimeout: this.handshakeTimeoutMs,
     }, (socket) => this.accept(socket));
+    server.on('connection', (raw: net.Socket) => {
+      this.handshaking.add(raw);
+      raw.once('close', () => this.handshaking.delete(raw));
+    });
     creds.onReload((material) => server.setSecureContext(material.options));
     server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: tls.TLSSocket) => {
       this.counters.handshakesRefused++;
@@ -291,6 +297,8 @@ export class PeerTransport implements Transport {
     );
     const grace = this.env.timers.after(this.closeGraceMs, () => {
       for (const socket of sockets) socket.destroy();
+      // TLS sockets still in (or stuck in) their handshake hold the listener open too.
+      for (const raw of this.handshaking) raw.destroy();
     });
     this.closing = Promise.all([serverClosed, ...socketsClosed]).then(() => {
       grace.cancel();

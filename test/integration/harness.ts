@@ -24,6 +24,8 @@ export interface ClusterOptions {
   extra?: string[];
   /** Clients and peers over TLS only (default: RAFTIS_IT_TLS=1 in the environment). */
   tls?: boolean;
+  /** Extra environment variables of every node (e.g. RAFTIS_CLUSTER_SECRET, kept off the command line). */
+  env?: Record<string, string>;
 }
 
 export class TestCluster {
@@ -66,7 +68,21 @@ export class TestCluster {
 
   /** The environment of a node process (the key passphrase goes there, not on the command line). */
   private nodeEnv(): NodeJS.ProcessEnv {
-    return this.certs === null ? process.env : { ...process.env, RAFTIS_TLS_KEY_FILE_PASS: this.certs.keyPass };
+    return { ...process.env, ...(this.certs === null ? {} : { RAFTIS_TLS_KEY_FILE_PASS: this.certs.keyPass }), ...this.opts.env };
+  }
+
+  peerPort(nodeId: number): number {
+    return this.basePort + 5 + nodeId - 1;
+  }
+
+  /** Sends a signal to a running node without waiting for it to exit (SIGHUP, SIGSTOP, ...). */
+  signal(nodeId: number, signal: NodeJS.Signals): void {
+    this.procs.get(nodeId)?.kill(signal);
+  }
+
+  /** What the node has logged so far. */
+  logOf(nodeId: number): string {
+    return readFileSync(join(this.dataDir, `node-${nodeId}.log`), 'utf8');
   }
 
   /** redis-cli flags to reach a node (TLS with the test CA and a client certificate, or nothing). */
