@@ -191,14 +191,18 @@ export class PeerTransport implements Transport {
       handshakeTimeout: this.handshakeTimeoutMs,
     }, (socket) => this.accept(socket));
     server.on('connection', (raw: net.Socket) => {
+      // Reading the address caches it on the socket, so a refusal after the peer hung up can still name it.
+      void raw.remoteAddress;
       this.handshaking.add(raw);
       raw.once('close', () => this.handshaking.delete(raw));
     });
     creds.onReload((material) => server.setSecureContext(material.options));
     server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: tls.TLSSocket) => {
       this.counters.handshakesRefused++;
-      this.refusals.refused(socket.remoteAddress ?? '?', 'TLS handshake failed',
-        { remote: `${socket.remoteAddress}:${socket.remotePort}`, err: err.message }, 'peer refused');
+      const raw = (socket as unknown as { _parent?: net.Socket })._parent;
+      const host = socket.remoteAddress ?? raw?.remoteAddress ?? '?';
+      const port = socket.remotePort ?? raw?.remotePort ?? 0;
+      this.refusals.refused(host, 'TLS handshake failed', { remote: `${host}:${port}`, err: err.message }, 'peer refused');
     });
     return server;
   }

@@ -162,7 +162,9 @@ test('mutual TLS: members talk; a plain-TCP dialer and a certificate from anothe
   await until(() => a.unreachable.includes(4));
   assert.equal(rogue.received.length, 0);
   assert.ok(a.received.every((r) => r.from === 2));
-  assert.ok(refusals(a, 'warn').some((l) => (l.obj as { reason: string }).reason === 'TLS handshake failed'));
+  const tlsRefusals = refusals(a, 'warn').filter((l) => (l.obj as { reason: string }).reason === 'TLS handshake failed');
+  assert.ok(tlsRefusals.length > 0);
+  assert.ok(tlsRefusals.every((l) => (l.obj as { source: string }).source === '127.0.0.1'), 'refusals name their source');
   await talk(b, a, 3);
 });
 
