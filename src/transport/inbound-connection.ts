@@ -2,9 +2,10 @@
  * `InboundConnection`: a connection a peer dialed to us. It must open with a
  * valid handshake, which we answer with ours (our nonce and, with a cluster
  * secret, our MAC over both nonces), then prove itself with an Auth frame
- * (its MAC), all within `handshakeTimeoutMs`; then it carries the peer's Raft batches (handed to `deliver`) and RPC
- * requests (answered on the same connection). Anything malformed closes it
- * with a warning; the node carries on. See docs/transport.md.
+ * (its MAC), all within `handshakeTimeoutMs`; then it carries the peer's
+ * Raft batches (handed to `deliver`) and RPC requests (answered on the same
+ * connection). Anything malformed closes it with a warning (rate-limited
+ * before authentication); the node carries on. See docs/transport.md.
  */
 import type net from 'node:net';
 import type { EnvLogger, Timers, TimerHandle } from '../env/env.js';
