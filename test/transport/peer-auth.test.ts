@@ -13,6 +13,7 @@ import { encodeFrame, FrameKind } from '../../src/transport/frame.js';
 import { decodeHandshake, encodeAuth, encodeHandshake, PROTOCOL_VERSION } from '../../src/transport/wire.js';
 import { FrameDecoder } from '../../src/transport/frame.js';
 import { loadTlsMaterial, TlsConfigError, TlsCredentials } from '../../src/transport/tls.js';
+import { RefusalLog } from '../../src/transport/peer-auth.js';
 import { closeStarted, connectAll, heartbeat, startNode, str, text, until, type Node } from './helpers.js';
 import { makeTestCerts, type TestCerts } from './tls-certs.js';
 
@@ -203,4 +204,21 @@ test('TLS material: an encrypted key needs its passphrase; errors never show it'
   }
   assert.throws(() => loadTlsMaterial({ certFile: '/nonexistent.crt', keyFile: certs.key, keyFilePass: '', caCertFile: certs.caCert }),
     /cannot read tls-cert-file \/nonexistent.crt: ENOENT/);
+});
+
+test('refusal log: warn once per source and reason per window, then debug; the next warn counts the folded ones', () => {
+  const lines: Array<{ level: string; obj: Record<string, unknown> }> = [];
+  let now = 0;
+  const log = new RefusalLog({
+    warn: (obj) => lines.push({ level: 'warn', obj: obj as Record<string, unknown> }),
+    debug: (obj) => lines.push({ level: 'debug', obj: obj as Record<string, unknown> }),
+  }, () => now, 1000);
+  for (let i = 0; i < 5; i++) log.refused('10.0.0.9', 'bad proof', {}, 'peer refused');
+  log.refused('10.0.0.9', 'garbage', {}, 'peer refused');
+  log.refused('10.0.0.8', 'bad proof', {}, 'peer refused');
+  assert.deepEqual(lines.map((l) => l.level), ['warn', 'debug', 'debug', 'debug', 'debug', 'warn', 'warn']);
+  now = 1000;
+  log.refused('10.0.0.9', 'bad proof', {}, 'peer refused');
+  assert.equal(lines.at(-1)!.level, 'warn');
+  assert.equal(lines.at(-1)!.obj.suppressedBefore, 4);
 });
