@@ -191,15 +191,17 @@ export class PeerLink {
       version: PROTOCOL_VERSION, clusterId: ctx.clusterId, from: ctx.nodeId, to: this.nodeId,
       nonce: this.nonce, mac: new Uint8Array(0),
     }));
+    // One deadline for connecting and for the peer's handshake answer: a listener that
+    // accepts but never answers must not keep our held frames (and requests) forever.
     this.timer = ctx.env.timers.after(ctx.connectTimeoutMs, () => {
-      if (this.socket === socket && !this.connected) socket.destroy(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' }));
+      if (this.socket !== socket || this.acked) return;
+      this.timer = null;
+      socket.destroy(Object.assign(new Error(this.connected ? 'handshake timeout' : 'connect timeout'), { code: 'ETIMEDOUT' }));
     });
     socket.on(material === null ? 'connect' : 'secureConnect', () => {
       if (this.socket !== socket) return;
       this.connected = true;
       this.stateValue = 'open';
-      this.timer?.cancel();
-      this.timer = null;
     });
     socket.on('data', (chunk: Buffer) => this.onData(socket, chunk));
     socket.on('error', (err: NodeJS.ErrnoException) => {
@@ -269,6 +271,8 @@ export class PeerLink {
     this.dropHeld();
     this.acked = true;
     this.attempts = 0;
+    this.timer?.cancel();
+    this.timer = null;
     return true;
   }
 

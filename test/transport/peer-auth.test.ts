@@ -222,3 +222,16 @@ test('refusal log: warn once per source and reason per window, then debug; the n
   assert.equal(lines.at(-1)!.level, 'warn');
   assert.equal(lines.at(-1)!.obj.suppressedBefore, 4);
 });
+
+test('a listener that accepts but never answers the handshake is dropped after the connect timeout', T, async () => {
+  // Reads (and ignores) what it is sent, so it notices when the dialer hangs up.
+  const silent = net.createServer((s) => s.on('error', () => {}).resume());
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', () => resolve()));
+  const a = await startNode(1, { connectTimeoutMs: 100 });
+  a.transport.addPeer(2, '127.0.0.1', (silent.address() as net.AddressInfo).port);
+  // The request is held (never written) until the handshake completes; the deadline frees it.
+  await assert.rejects(a.transport.request(2, text('x'), 60_000), (e: unknown) => (e as { code?: string }).code === 'connectionLost');
+  assert.ok(a.unreachable.includes(2));
+  await a.transport.close();
+  await new Promise<void>((resolve) => silent.close(() => resolve()));
+});
