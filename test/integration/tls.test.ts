@@ -3,7 +3,8 @@
 // while tls-auth-clients is yes, cannot connect, and one with them can (ioredis and
 // redis-cli --tls); a certificate reload by CONFIG SET and by SIGHUP is served to new clients and
 // peers while replication carries on, and a restarted node rejoins over the new certificates;
-// secrets show up in neither CONFIG GET, INFO nor the logs. With a cluster secret over plain TCP:
+// plain-TCP rogues on a TLS peer port are refused and logged once; secrets show up in neither
+// CONFIG GET, INFO nor the logs. With a cluster secret over plain TCP:
 // rogue processes speaking the peer protocol without the secret are refused, each kind logged
 // once, and the cluster keeps serving.
 import { test, after, describe, before } from 'node:test';
@@ -106,6 +107,26 @@ describe('over TLS', () => {
     assert.equal(await cluster.client(3).get('while-3-down'), 'yes');
     assert.equal(await cluster.client(3).set('from-3', 'ok'), 'OK');
     assert.equal(await cluster.client(1).get('from-3'), 'ok');
+  });
+
+  test('plain-TCP rogues on a TLS peer port are refused, logged once, and the cluster keeps working', async () => {
+    const hello = encodeFrame(FrameKind.Handshake, encodeHandshake({
+      version: PROTOCOL_VERSION, clusterId: 'raftis', from: 9, to: 2, nonce: new Uint8Array(16), mac: new Uint8Array(0) }));
+    const before = cluster.logOf(2).split('\n').filter((l) => l.includes('"reason":"TLS handshake failed"') && l.includes('"level":40')).length;
+    for (let i = 0; i < 10; i++) {
+      await new Promise<void>((resolve) => {
+        const s = net.connect(cluster.peerPort(2), '127.0.0.1');
+        s.on('error', () => {});
+        s.resume();
+        s.on('close', () => resolve());
+        s.write(hello);
+      });
+    }
+    const warns = cluster.logOf(2).split('\n').filter((l) => l.includes('"reason":"TLS handshake failed"') && l.includes('"level":40'));
+    assert.ok(warns.length - before <= 1, `at most one new warn line:\n${warns.join('\n')}`);
+    assert.ok(warns.some((l) => l.includes('"source":"127.0.0.1"')));
+    for (let i = 0; i < 9; i++) assert.equal(await cluster.client(1 + (i % 3)).set(`rogue-tls:${i}`, 'v'), 'OK');
+    assert.equal(await cluster.client(2).get('rogue-tls:8'), 'v');
   });
 
   test('the key passphrase appears in neither CONFIG GET, INFO nor the logs', async () => {
