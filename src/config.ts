@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { loadTlsMaterial, TlsConfigError, type TlsFiles } from './transport/tls.js';
 
 /** One member of the cluster as named in the bootstrap list. */
 export interface PeerAddress {
@@ -55,6 +56,22 @@ export interface NodeConfig {
   compactEntries: number;
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'silent';
   logFormat: 'json' | 'pretty';
+  /** Client port that speaks TLS (Redis's tls-port); 0 = none. With `port` 0 it is the only client port. */
+  tlsPort: number;
+  /** PEM certificate this node presents to clients and peers. */
+  tlsCertFile: string;
+  /** PEM private key of `tlsCertFile`. */
+  tlsKeyFile: string;
+  /** Passphrase of an encrypted `tlsKeyFile` (secret: never logged or shown by CONFIG GET). */
+  tlsKeyFilePass: string;
+  /** PEM CA bundle: client certificates and peers' certificates must chain to it. */
+  tlsCaCertFile: string;
+  /** Client certificates on the TLS port: yes = required, optional = checked if sent, no = not asked for. */
+  tlsAuthClients: 'yes' | 'no' | 'optional';
+  /** yes: peer links use mutual TLS with the same certificate, key and CA. */
+  tlsCluster: 'yes' | 'no';
+  /** Shared secret peers prove in the handshake (HMAC challenge/response); '' = none (secret: never logged). */
+  clusterSecret: string;
 }
 
 export class ConfigError extends Error {
@@ -89,9 +106,18 @@ export const DEFAULTS: Omit<NodeConfig, 'nodeId' | 'members'> = {
   compactEntries: 10000,
   logLevel: 'info',
   logFormat: 'json',
+  tlsPort: 0,
+  tlsCertFile: '',
+  tlsKeyFile: '',
+  tlsKeyFilePass: '',
+  tlsCaCertFile: '',
+  tlsAuthClients: 'yes',
+  tlsCluster: 'no',
+  clusterSecret: '',
 };
 
-type FieldKind = 'int' | 'string' | 'members' | { oneOf: readonly string[] };
+/** 'text' is a string that may be empty (an option that is off until set). */
+type FieldKind = 'int' | 'string' | 'text' | 'members' | { oneOf: readonly string[] };
 
 const FIELDS: Record<keyof NodeConfig, FieldKind> = {
   nodeId: 'int',
@@ -120,6 +146,14 @@ const FIELDS: Record<keyof NodeConfig, FieldKind> = {
   compactEntries: 'int',
   logLevel: { oneOf: ['trace', 'debug', 'info', 'warn', 'error', 'silent'] },
   logFormat: { oneOf: ['json', 'pretty'] },
+  tlsPort: 'int',
+  tlsCertFile: 'text',
+  tlsKeyFile: 'text',
+  tlsKeyFilePass: 'text',
+  tlsCaCertFile: 'text',
+  tlsAuthClients: { oneOf: ['yes', 'no', 'optional'] },
+  tlsCluster: { oneOf: ['yes', 'no'] },
+  clusterSecret: 'text',
 };
 
 /** `nodeId` -> `node-id` (flags) and `NODE_ID` (env, after the RAFTIS_ prefix). */
@@ -147,6 +181,11 @@ function coerce(field: keyof NodeConfig, raw: unknown): unknown {
   }
   if (kind === 'string') {
     if (typeof raw !== 'string' || raw.length === 0) throw new ConfigError(field, `expected a non-empty string, got ${JSON.stringify(raw)}`);
+    return raw;
+  }
+  if (kind === 'text') {
+    // No value in the message: these fields include secrets.
+    if (typeof raw !== 'string') throw new ConfigError(field, 'expected a string');
     return raw;
   }
   if (kind === 'members') {
@@ -219,9 +258,10 @@ function validate(c: Record<string, unknown>): NodeConfig {
   const cfg = c as unknown as NodeConfig;
   if (cfg.nodeId === undefined) throw new ConfigError('nodeId', 'is required');
   if (cfg.nodeId < 1) throw new ConfigError('nodeId', 'must be >= 1');
-  for (const f of ['port', 'peerPort'] as const) {
+  for (const f of ['port', 'peerPort', 'tlsPort'] as const) {
     if (cfg[f] < 0 || cfg[f] > 65535) throw new ConfigError(f, 'must be a TCP port (0-65535)');
   }
+  validateTls(cfg);
   if (cfg.balanceMs < 0) throw new ConfigError('balanceMs', 'must be >= 0 (0 turns balancing off)');
   const positive = ['gossipMs', 'groups', 'replicas', 'tickMs', 'electionTicks', 'heartbeatTicks', 'requestTimeoutMs', 'maxClients', 'compactEntries'] as const;
   for (const f of positive) if (cfg[f] < 1) throw new ConfigError(f, 'must be >= 1');
@@ -232,7 +272,7 @@ function validate(c: Record<string, unknown>): NodeConfig {
   }
   if (!cfg.bind) cfg.bind = cfg.host;
   if (cfg.members === undefined) {
-    cfg.members = [{ nodeId: cfg.nodeId, host: cfg.host, port: cfg.port, peerPort: cfg.peerPort }];
+    cfg.members = [{ nodeId: cfg.nodeId, host: cfg.host, port: cfg.port || cfg.tlsPort, peerPort: cfg.peerPort }];
   }
   const ids = new Set<number>();
   for (const m of cfg.members) {
@@ -241,4 +281,36 @@ function validate(c: Record<string, unknown>): NodeConfig {
   }
   if (!ids.has(cfg.nodeId)) throw new ConfigError('members', `must include this node (${cfg.nodeId})`);
   return cfg;
+}
+
+/** The TLS files as TlsCredentials takes them. */
+export function tlsFiles(cfg: NodeConfig): TlsFiles {
+  return { certFile: cfg.tlsCertFile, keyFile: cfg.tlsKeyFile, keyFilePass: cfg.tlsKeyFilePass, caCertFile: cfg.tlsCaCertFile };
+}
+
+/** True when this node needs TLS material (a TLS client port or TLS peer links). */
+export function tlsEnabled(cfg: NodeConfig): boolean {
+  return cfg.tlsPort > 0 || cfg.tlsCluster === 'yes';
+}
+
+/**
+ * Port 0 turns the plain client listener off, as in Redis, which leaves
+ * tls-port as the only one. Using TLS needs the certificate, key and CA,
+ * and they must load (read, decrypt, match) now rather than at the first
+ * connection.
+ */
+function validateTls(cfg: NodeConfig): void {
+  if (cfg.port === 0 && cfg.tlsPort === 0) throw new ConfigError('port', '0 turns the plain client port off; set tlsPort (tls-port) then');
+  if (cfg.port !== 0 && cfg.port === cfg.tlsPort) throw new ConfigError('tlsPort', 'must differ from port (set port 0 for TLS only)');
+  if (!tlsEnabled(cfg)) return;
+  for (const f of ['tlsCertFile', 'tlsKeyFile', 'tlsCaCertFile'] as const) {
+    if (cfg[f] === '') throw new ConfigError(f, 'is required with tlsPort or tlsCluster yes');
+  }
+  try {
+    loadTlsMaterial(tlsFiles(cfg));
+  } catch (err) {
+    if (!(err instanceof TlsConfigError)) throw err;
+    const field = /tls-cert-file/.test(err.message) ? 'tlsCertFile' : /tls-ca-cert-file/.test(err.message) ? 'tlsCaCertFile' : 'tlsKeyFile';
+    throw new ConfigError(field, err.message);
+  }
 }

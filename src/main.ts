@@ -2,7 +2,8 @@
 /**
  * Process entry: one raftis node from a config file, environment variables and
  * flags (see src/config.ts). Exits non-zero with an error naming the field on
- * an invalid config; shuts down gracefully on SIGTERM/SIGINT.
+ * an invalid config; shuts down gracefully on SIGTERM/SIGINT; SIGHUP reloads
+ * the TLS certificate, key and CA.
  */
 import { ConfigError, loadConfig } from './config.js';
 import { createRealEnv } from './env/real.js';
@@ -37,6 +38,14 @@ async function main(): Promise<void> {
       },
     );
   };
+  // SIGHUP re-reads the TLS files (as CONFIG SET of a tls-*-file option does); a failed reload keeps the old ones.
+  process.on('SIGHUP', () => {
+    try {
+      node.reloadTls();
+    } catch (err) {
+      logger.error({ err: (err as Error).message }, 'TLS reload failed; keeping the current certificate');
+    }
+  });
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
 }

@@ -1,6 +1,8 @@
 import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
-import type { NodeConfig } from './config.js';
+import { tlsEnabled, tlsFiles, type NodeConfig } from './config.js';
+import { TlsCredentials } from './transport/tls.js';
+import { defineTlsParams } from './commands/tls-params.js';
 import type { Env } from './env/env.js';
 import { Host } from './host/host.js';
 import { Role, type GroupId } from './raft/types.js';
@@ -55,8 +57,10 @@ export interface Node {
   readonly placement: Placement;
   start(): Promise<void>;
   stop(): Promise<void>;
-  /** The bound client port (useful with port 0). */
+  /** The bound client port (the TLS one when the plain port is off). */
   clientPort(): number;
+  /** Re-reads the TLS certificate, key and CA (SIGHUP); throws TlsConfigError and keeps the old ones on failure. */
+  reloadTls(): void;
 }
 
 /** All keyed commands raftis implements, by lowercase name. */
@@ -101,12 +105,16 @@ export async function createNode(env: Env, config: NodeConfig): Promise<Node> {
   const sm = new KvStateMachine(smStore, smCommands);
   await sm.init(localGroupIds);
 
+  // One set of TLS material for the client port and the peer links; reloads reach both.
+  const tlsCredentials = tlsEnabled(config) ? new TlsCredentials(tlsFiles(config)) : null;
   const transport = new PeerTransport({
     env,
     nodeId: config.nodeId,
     clusterId: config.clusterId,
     listenHost: config.bind,
     listenPort: config.peerPort,
+    clusterSecret: config.clusterSecret,
+    tls: config.tlsCluster === 'yes' ? tlsCredentials : null,
   });
   const peers = new Map<number, string>();
   const syncPeers = (members: typeof config.members) => {
@@ -208,6 +216,7 @@ export async function createNode(env: Env, config: NodeConfig): Promise<Node> {
   const runtimeConfig = new RuntimeConfig({
     maxClients: config.maxClients, requirepass: config.requirepass, protectedMode: config.protectedMode === 'yes',
   });
+  const tlsRuntime = defineTlsParams(runtimeConfig, config, tlsCredentials);
   // ACL users live in group 0 (docs/security.md): a change is pushed to every live node before
   // ACL SETUSER/DELUSER replies, and every node also re-reads group 0 each gossip interval.
   const acl = new AclService({
@@ -279,7 +288,10 @@ export async function createNode(env: Env, config: NodeConfig): Promise<Node> {
     handler: dispatcher.handle,
     logger: log,
     host: config.bind,
-    port: config.port,
+    port: config.port === 0 ? null : config.port,
+    ...(config.tlsPort > 0 && tlsCredentials !== null
+      ? { tls: { port: config.tlsPort, credentials: tlsCredentials, authClients: () => tlsRuntime.authClients } }
+      : {}),
     maxClients: () => runtimeConfig.num('maxclients'),
     admit: (remoteAddress) => (runtimeConfig.get('protected-mode') === 'yes' ? protectedModeDenial(remoteAddress, acl) : null),
     onReject: () => { info.stats.rejectedConnections = (info.stats.rejectedConnections ?? 0) + 1; },
@@ -307,12 +319,17 @@ export async function createNode(env: Env, config: NodeConfig): Promise<Node> {
     }
   };
 
-  let boundPort = config.port;
+  let boundPort = config.port || config.tlsPort;
   return {
     config,
     host,
     placement,
     clientPort: () => boundPort,
+    reloadTls() {
+      if (tlsCredentials === null) return;
+      tlsCredentials.reload();
+      log.info({ certFile: tlsCredentials.fileNames().certFile }, 'reloaded TLS certificate, key and CA');
+    },
     async start() {
       await transport.listen();
       host.start();
@@ -325,7 +342,8 @@ export async function createNode(env: Env, config: NodeConfig): Promise<Node> {
       clientsCron = env.timers.every(1000, runClientsCron);
       await server!.listen();
       boundPort = server!.address().port;
-      log.info({ port: boundPort, peerPort: config.peerPort, groups: localGroupIds.length, dataDir: config.dataDir }, 'raftis node ready');
+      log.info({ port: boundPort, tlsPort: config.tlsPort, tlsCluster: config.tlsCluster,
+        peerAuth: config.clusterSecret !== '' ? 'secret' : 'none', peerPort: config.peerPort, groups: localGroupIds.length, dataDir: config.dataDir }, 'raftis node ready');
     },
     async stop() {
       // Stop accepting and reading, let in-flight requests finish (up to the

@@ -6,6 +6,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfig } from '../src/config.js';
+import { makeTestCerts } from './transport/tls-certs.js';
 
 function fieldOf(fn: () => unknown): string {
   try {
@@ -44,4 +45,35 @@ test('invalid values name their field', () => {
   assert.equal(fieldOf(() => loadConfig(['--node-id', '1', '--balance-ms', '-1'], {})), 'balanceMs');
   const cfg = loadConfig(['--node-id', '1', '--redirect', 'moved', '--join', 'yes', '--balance-ms', '0'], {});
   assert.deepEqual([cfg.redirect, cfg.join, cfg.balanceMs, cfg.gossipMs], ['moved', 'yes', 0, 200]);
+});
+
+test('TLS and peer-auth options: Redis names, required files checked at load, secrets never echoed', () => {
+  const certs = makeTestCerts();
+  try {
+    const files = ['--tls-cert-file', certs.cert, '--tls-key-file', certs.encryptedKey, '--tls-ca-cert-file', certs.caCert];
+    const cfg = loadConfig(['--node-id', '1', '--port', '0', '--tls-port', '7443', '--tls-cluster', 'yes', ...files],
+      { RAFTIS_TLS_KEY_FILE_PASS: certs.keyPass, RAFTIS_CLUSTER_SECRET: 's3cret' });
+    assert.deepEqual([cfg.port, cfg.tlsPort, cfg.tlsCluster, cfg.tlsAuthClients, cfg.clusterSecret], [0, 7443, 'yes', 'yes', 's3cret']);
+    // With the plain port off, this node's advertised client port is its TLS port.
+    assert.equal(cfg.members[0].port, 7443);
+    // Defaults: no TLS, no secret.
+    const plain = loadConfig(['--node-id', '1'], {});
+    assert.deepEqual([plain.tlsPort, plain.tlsCluster, plain.clusterSecret], [0, 'no', '']);
+    assert.equal(fieldOf(() => loadConfig(['--node-id', '1', '--tls-port', '7443'], {})), 'tlsCertFile');
+    assert.equal(fieldOf(() => loadConfig(['--node-id', '1', '--port', '0'], {})), 'port');
+    assert.equal(fieldOf(() => loadConfig(['--node-id', '1', '--port', '7443', '--tls-port', '7443', ...files], {})), 'tlsPort');
+    assert.equal(fieldOf(() => loadConfig(['--node-id', '1', '--tls-auth-clients', 'maybe'], {})), 'tlsAuthClients');
+    assert.equal(fieldOf(() => loadConfig(['--node-id', '1', '--tls-cluster', 'yes', ...files.slice(0, 4), '--tls-ca-cert-file', '/nope'], {})), 'tlsCaCertFile');
+    // A wrong passphrase is caught at load, and the error does not repeat it.
+    try {
+      loadConfig(['--node-id', '1', '--tls-port', '7443', ...files], { RAFTIS_TLS_KEY_FILE_PASS: 'not-the-pass' });
+      assert.fail('expected a ConfigError');
+    } catch (err) {
+      assert.ok(err instanceof ConfigError);
+      assert.equal(err.field, 'tlsKeyFile');
+      assert.ok(!err.message.includes('not-the-pass'));
+    }
+  } finally {
+    certs.remove();
+  }
 });

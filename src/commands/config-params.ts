@@ -11,11 +11,20 @@ import { errConfigSetFailed, errConfigSetUnknown, errWrongArgs } from '../resp/r
 import { globMatch } from './glob.js';
 import { parseInt64 } from './spec.js';
 
-interface Param {
+export interface Param {
   value: string;
   /** Parses a new value: the stored text, or the reason it is refused. */
   set?: (v: string) => { ok: string } | { error: string };
+  /** A secret: CONFIG GET shows '' and the value is not kept here (the SET hooks still get it). */
+  sensitive?: boolean;
 }
+
+/**
+ * Runs after a CONFIG SET has parsed and before it is stored, with every
+ * new value of the command; returns an error text to refuse all of them
+ * (e.g. a TLS reload that failed), or undefined.
+ */
+export type ConfigSetHook = (updates: ReadonlyMap<string, string>) => { name: string; error: string } | undefined;
 
 function intRange(lo: bigint, hi: bigint) {
   return (v: string): { ok: string } | { error: string } => {
@@ -62,6 +71,7 @@ export const HIDDEN_SECRET = '<hidden>';
 
 export class RuntimeConfig {
   private readonly params = new Map<string, Param>();
+  private readonly hooks: ConfigSetHook[] = [];
 
   constructor(initial: { maxClients: number; requirepass?: string; protectedMode?: boolean }) {
     this.params.set('requirepass', { value: initial.requirepass ?? '', set: (v) => ({ ok: v }) });
@@ -89,6 +99,15 @@ export class RuntimeConfig {
     this.params.set('proto-max-bulk-len', { value: '536870912' });
     this.params.set('maxmemory', { value: '0' });
     this.params.set('maxmemory-policy', { value: 'noeviction' });
+  }
+
+  /** Adds (or replaces) a parameter; used by the layers that own one (TLS, for instance). */
+  define(name: string, param: Param): void {
+    this.params.set(name, { ...param, value: param.sensitive ? '' : param.value });
+  }
+
+  onSet(hook: ConfigSetHook): void {
+    this.hooks.push(hook);
   }
 
   get(name: string): string | undefined {
@@ -147,7 +166,14 @@ export class RuntimeConfig {
       if ('error' in r) return errConfigSetFailed(name, r.error);
       updates.set(name, r.ok);
     }
-    for (const [name, v] of updates) this.params.get(name)!.value = v;
+    for (const hook of this.hooks) {
+      const refused = hook(updates);
+      if (refused !== undefined) return errConfigSetFailed(refused.name, refused.error);
+    }
+    for (const [name, v] of updates) {
+      const param = this.params.get(name)!;
+      param.value = param.sensitive ? '' : v;
+    }
     return ok();
   }
 }

@@ -24,10 +24,12 @@ export const FrameKind = {
   Request: 3,
   /** An RPC response: varint requestId, u8 status, payload. */
   Response: 4,
+  /** Dialer -> acceptor after the acceptor's handshake: the dialer's MAC over both nonces. */
+  Auth: 5,
 } as const;
 export type FrameKind = (typeof FrameKind)[keyof typeof FrameKind];
 
-const KIND_MAX = FrameKind.Response;
+const KIND_MAX = FrameKind.Auth;
 
 export interface Frame {
   kind: FrameKind;

@@ -1,9 +1,11 @@
 /**
  * `InboundConnection`: a connection a peer dialed to us. It must open with a
- * valid handshake (within `handshakeTimeoutMs`), which we answer with ours;
- * then it carries the peer's Raft batches (handed to `deliver`) and RPC
- * requests (answered on the same connection). Anything malformed closes it
- * with a warning; the node carries on. See docs/transport.md.
+ * valid handshake, which we answer with ours (our nonce and, with a cluster
+ * secret, our MAC over both nonces), then prove itself with an Auth frame
+ * (its MAC), all within `handshakeTimeoutMs`; then it carries the peer's
+ * Raft batches (handed to `deliver`) and RPC requests (answered on the same
+ * connection). Anything malformed closes it with a warning (rate-limited
+ * before authentication); the node carries on. See docs/transport.md.
  */
 import type net from 'node:net';
 import type { EnvLogger, Timers, TimerHandle } from '../env/env.js';
@@ -11,7 +13,9 @@ import { decodeMessages } from '../raft/codec.js';
 import type { Message, NodeId } from '../raft/types.js';
 import { FrameDecoder, FrameKind, writeFrame, writeFrameCoalesced, type Frame } from './frame.js';
 import type { PeerTransportStats } from './stats.js';
+import { macMatches, newNonce, peerMac, type AuthTranscript } from './peer-auth.js';
 import {
+  decodeAuth,
   decodeHandshake,
   decodeRequest,
   encodeHandshake,
@@ -32,6 +36,10 @@ export interface InboundContext {
   readonly counters: PeerTransportStats;
   readonly frameBytesMax: number;
   readonly handshakeTimeoutMs: number;
+  /** Shared secret peers must prove they know ('' = none required). */
+  readonly clusterSecret: string;
+  /** Logs a refused connection (rate-limited per source and reason). */
+  refused(source: string, reason: string, fields: object): void;
   /** Hands a verified batch from `from` to the host (the transport applies its filter). */
   deliver(from: NodeId, messages: Message[]): void;
   /** Runs the host's request handler. */
@@ -39,8 +47,13 @@ export interface InboundContext {
 }
 
 export class InboundConnection {
-  /** The handshaken peer; 0 until the handshake arrives. */
+  /** The authenticated peer; 0 until its Auth frame is checked. */
   private peer: NodeId = 0;
+  /** Set once the peer's handshake is answered, while we wait for its Auth. */
+  private challenge: AuthTranscript | null = null;
+  /** The remote host, kept for logs (a destroyed socket forgets it). */
+  private readonly remoteHost: string;
+  private readonly remotePort: number;
   private readonly decoder: FrameDecoder;
   private timer: TimerHandle | null;
 
@@ -50,13 +63,12 @@ export class InboundConnection {
     onClosed: (conn: InboundConnection) => void,
   ) {
     this.decoder = new FrameDecoder(ctx.frameBytesMax);
+    this.remoteHost = socket.remoteAddress ?? '?';
+    this.remotePort = socket.remotePort ?? 0;
     socket.setNoDelay(true);
     this.timer = ctx.timers.after(ctx.handshakeTimeoutMs, () => {
       this.timer = null;
-      if (this.peer === 0 && !socket.destroyed) {
-        ctx.log.warn({ remote: this.remote() }, 'inbound connection sent no handshake; closing');
-        socket.destroy();
-      }
+      if (this.peer === 0 && !socket.destroyed) this.refuse('handshake timeout', {});
     });
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err) => ctx.log.debug({ peer: this.peer, err: err.message }, 'inbound connection error'));
@@ -75,7 +87,14 @@ export class InboundConnection {
   }
 
   private remote(): string {
-    return `${this.socket.remoteAddress}:${this.socket.remotePort}`;
+    return `${this.remoteHost}:${this.remotePort}`;
+  }
+
+  /** Refuses an unauthenticated connection: counted, logged without a storm, closed. */
+  private refuse(reason: string, fields: object): void {
+    this.ctx.counters.handshakesRefused++;
+    this.ctx.refused(this.remoteHost, reason, { ...fields, remote: this.remote() });
+    this.socket.destroy();
   }
 
   private onData(chunk: Buffer): void {
@@ -101,15 +120,26 @@ export class InboundConnection {
   private dropForGarbage(e: unknown): void {
     if (!isProtocolError(e)) throw e;
     this.ctx.counters.protocolErrors++;
-    this.ctx.log.warn({ peer: this.peer, remote: this.remote(), err: e.message }, 'peer sent bytes we cannot accept; disconnecting');
+    if (this.peer === 0) {
+      // Not (yet) a member: a rogue or a stranger; rate-limited like any refusal.
+      this.ctx.counters.handshakesRefused++;
+      this.ctx.refused(this.remoteHost, 'garbage before authentication', { remote: this.remote(), err: e.message });
+    } else {
+      this.ctx.log.warn({ peer: this.peer, remote: this.remote(), err: e.message }, 'peer sent bytes we cannot accept; disconnecting');
+    }
     this.socket.destroy();
   }
 
   /** Checks one frame; answers handshakes and requests; returns a verified Raft batch, if it was one. */
   private handleFrame(frame: Frame): Message[] | null {
     if (this.peer === 0) {
-      if (frame.kind !== FrameKind.Handshake) throw new WireError(`expected a handshake, got frame kind ${frame.kind}`);
-      this.acceptHandshake(frame.payload);
+      if (this.challenge === null) {
+        if (frame.kind !== FrameKind.Handshake) throw new WireError(`expected a handshake, got frame kind ${frame.kind}`);
+        this.acceptHandshake(frame.payload);
+      } else {
+        if (frame.kind !== FrameKind.Auth) throw new WireError(`expected an auth frame, got frame kind ${frame.kind}`);
+        this.acceptAuth(frame.payload);
+      }
       return null;
     }
     if (frame.kind === FrameKind.Raft) {
@@ -135,17 +165,30 @@ export class InboundConnection {
     const ctx = this.ctx;
     const h = decodeHandshake(payload);
     if (h.version !== PROTOCOL_VERSION || h.clusterId !== ctx.clusterId || h.to !== ctx.nodeId || h.from === 0 || h.from === ctx.nodeId) {
-      ctx.counters.handshakesRefused++;
-      ctx.log.warn({ theirCluster: h.clusterId, cluster: ctx.clusterId, from: h.from, to: h.to, version: h.version, remote: this.remote() },
-        'inbound handshake refused: wrong cluster, node or protocol version');
-      this.socket.destroy();
+      this.refuse('wrong cluster, node or protocol version',
+        { theirCluster: h.clusterId, cluster: ctx.clusterId, from: h.from, to: h.to, version: h.version });
       return;
     }
-    this.peer = h.from;
+    const challenge: AuthTranscript = {
+      clusterId: ctx.clusterId, dialer: h.from, acceptor: ctx.nodeId, dialerNonce: h.nonce, acceptorNonce: newNonce(),
+    };
+    this.challenge = challenge;
+    writeFrame(this.socket, FrameKind.Handshake, encodeHandshake({
+      version: PROTOCOL_VERSION, clusterId: ctx.clusterId, from: ctx.nodeId, to: h.from,
+      nonce: challenge.acceptorNonce, mac: peerMac(ctx.clusterSecret, 'acceptor', challenge),
+    }));
+  }
+
+  private acceptAuth(payload: Uint8Array): void {
+    const challenge = this.challenge!;
+    if (!macMatches(this.ctx.clusterSecret, 'dialer', challenge, decodeAuth(payload))) {
+      this.refuse('failed authentication (cluster secret)', { from: challenge.dialer });
+      return;
+    }
+    this.peer = challenge.dialer;
     this.timer?.cancel();
     this.timer = null;
-    writeFrame(this.socket, FrameKind.Handshake,
-      encodeHandshake({ version: PROTOCOL_VERSION, clusterId: ctx.clusterId, from: ctx.nodeId, to: h.from }));
+    this.ctx.log.debug({ peer: this.peer, remote: this.remote() }, 'inbound peer authenticated');
   }
 
   private serve(requestId: number, payload: Uint8Array): void {

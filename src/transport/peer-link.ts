@@ -2,19 +2,25 @@
  * `PeerLink`: the outbound connection from this node to one peer, and what
  * rides on it: our Raft batches and RPC requests out, the peer's handshake
  * reply and RPC responses back. It dials on demand, checks the peer's
- * handshake, and after a failure waits a capped exponential back-off (Env
+ * handshake (and, with a cluster secret, its proof, then sends ours; frames
+ * written before that are held back), over TLS when the transport has TLS
+ * material, and after a failure waits a capped exponential back-off (Env
  * timers) before redialing. See docs/transport.md.
  */
 import net from 'node:net';
+import tls from 'node:tls';
 import type { Env, EnvLogger, TimerHandle } from '../env/env.js';
 import type { SeededRandom } from '../env/random.js';
 import type { Message, NodeId } from '../raft/types.js';
 import { FrameDecoder, FrameKind, writeFrame, writeFrameCoalesced } from './frame.js';
+import { macMatches, newNonce, peerMac, type AuthTranscript } from './peer-auth.js';
 import type { PeerTransportStats } from './stats.js';
+import type { TlsCredentials } from './tls.js';
 import { TransportError } from './transport.js';
 import {
   decodeHandshake,
   decodeResponse,
+  encodeAuth,
   encodeHandshake,
   encodeRequest,
   fromUtf8,
@@ -23,6 +29,9 @@ import {
   ResponseStatus,
   WireError,
 } from './wire.js';
+
+/** Errors of the network itself, not of the TLS handshake. */
+const NETWORK_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'EADDRNOTAVAIL']);
 
 /** What a link needs from the transport that owns it. */
 export interface LinkContext {
@@ -37,6 +46,12 @@ export interface LinkContext {
   readonly backoffBaseMs: number;
   readonly backoffMaxMs: number;
   readonly connectTimeoutMs: number;
+  /** Shared secret peers must prove they know ('' = none). */
+  readonly clusterSecret: string;
+  /** Dial over TLS with this material (mutual: we present our certificate), or plain TCP when null. */
+  readonly tls: TlsCredentials | null;
+  /** Logs a refused peer (rate-limited per source and reason). */
+  refused(source: string, reason: string, fields: object): void;
   /** False once the transport is closing or the link was replaced or removed: then it stops redialing. */
   isLive(link: PeerLink): boolean;
   /** The connection failed or closed; pending requests were already rejected. */
@@ -61,8 +76,13 @@ export class PeerLink {
   private decoder: FrameDecoder | null = null;
   /** TCP connected (a failure before this makes requests fail as 'unreachable'). */
   private connected = false;
-  /** The peer's handshake reply arrived and matched. */
+  /** The peer's handshake reply arrived and matched, and our Auth went out. */
   private acked = false;
+  /** Our nonce on the current connection. */
+  private nonce: Uint8Array = new Uint8Array(0);
+  /** Frames written before the handshake completed, sent once it does (or dropped with the connection). */
+  private held: Array<{ kind: FrameKind; payload: Uint8Array }> = [];
+  private heldBytes = 0;
   /** Failed attempts since the last accepted handshake. */
   private attempts = 0;
   /** The connect timeout while connecting, the redial timer in back-off. */
@@ -86,8 +106,11 @@ export class PeerLink {
   writeRaft(payloads: Uint8Array[]): RaftWriteResult {
     if (this.stateValue === 'backoff') return 'unreachable';
     const socket = this.ensureSocket();
-    if (socket.writableLength > this.ctx.writeBufferBytesMax) return 'backPressure';
-    for (const payload of payloads) writeFrame(socket, FrameKind.Raft, payload);
+    if (socket.writableLength + this.heldBytes > this.ctx.writeBufferBytesMax) return 'backPressure';
+    for (const payload of payloads) {
+      if (this.acked) writeFrame(socket, FrameKind.Raft, payload);
+      else this.hold(FrameKind.Raft, payload);
+    }
     return 'written';
   }
 
@@ -105,7 +128,9 @@ export class PeerLink {
       });
       this.pending.set(requestId, { resolve, reject, timer });
       this.ctx.counters.requestsSent++;
-      writeFrameCoalesced(socket, FrameKind.Request, encodeRequest({ requestId, payload }), (fn) => this.ctx.env.timers.soon(fn));
+      const frame = encodeRequest({ requestId, payload });
+      if (this.acked) writeFrameCoalesced(socket, FrameKind.Request, frame, (fn) => this.ctx.env.timers.soon(fn));
+      else this.hold(FrameKind.Request, frame);
     });
   }
 
@@ -114,6 +139,7 @@ export class PeerLink {
     this.timer?.cancel();
     this.timer = null;
     this.queue = [];
+    this.dropHeld();
     this.rejectPending('closed', message);
     const socket = this.socket;
     if (socket !== null) {
@@ -121,6 +147,16 @@ export class PeerLink {
       else socket.destroy();
     }
     return socket;
+  }
+
+  private hold(kind: FrameKind, payload: Uint8Array): void {
+    this.held.push({ kind, payload });
+    this.heldBytes += payload.length;
+  }
+
+  private dropHeld(): void {
+    this.held = [];
+    this.heldBytes = 0;
   }
 
   private ensureSocket(): net.Socket {
@@ -134,24 +170,48 @@ export class PeerLink {
     this.connected = false;
     this.acked = false;
     this.decoder = new FrameDecoder(ctx.frameBytesMax);
-    const socket = net.connect({ host: this.host, port: this.port });
+    this.dropHeld();
+    this.nonce = newNonce();
+    const material = ctx.tls?.current() ?? null;
+    const socket: net.Socket = material === null
+      ? net.connect({ host: this.host, port: this.port })
+      : tls.connect({
+        host: this.host,
+        port: this.port,
+        secureContext: material.context,
+        // Membership is "holds a certificate from the cluster's CA", checked by
+        // the default rejectUnauthorized; node addresses are not names in the
+        // certificates (as Redis's cluster bus), so no hostname check.
+        checkServerIdentity: () => undefined,
+      });
     this.socket = socket;
     socket.setNoDelay(true);
-    // Node buffers writes until the connection opens, so frames may follow the handshake at once.
-    writeFrame(socket, FrameKind.Handshake,
-      encodeHandshake({ version: PROTOCOL_VERSION, clusterId: ctx.clusterId, from: ctx.nodeId, to: this.nodeId }));
+    // Node buffers writes until the connection (and TLS session) opens.
+    writeFrame(socket, FrameKind.Handshake, encodeHandshake({
+      version: PROTOCOL_VERSION, clusterId: ctx.clusterId, from: ctx.nodeId, to: this.nodeId,
+      nonce: this.nonce, mac: new Uint8Array(0),
+    }));
+    // One deadline for connecting and for the peer's handshake answer: a listener that
+    // accepts but never answers must not keep our held frames (and requests) forever.
     this.timer = ctx.env.timers.after(ctx.connectTimeoutMs, () => {
-      if (this.socket === socket && !this.connected) socket.destroy(new Error('connect timeout'));
+      if (this.socket !== socket || this.acked) return;
+      this.timer = null;
+      socket.destroy(Object.assign(new Error(this.connected ? 'handshake timeout' : 'connect timeout'), { code: 'ETIMEDOUT' }));
     });
-    socket.on('connect', () => {
+    socket.on(material === null ? 'connect' : 'secureConnect', () => {
       if (this.socket !== socket) return;
       this.connected = true;
       this.stateValue = 'open';
-      this.timer?.cancel();
-      this.timer = null;
     });
     socket.on('data', (chunk: Buffer) => this.onData(socket, chunk));
-    socket.on('error', (err) => ctx.log.debug({ peer: this.nodeId, err: err.message }, 'peer connection error'));
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      if (material !== null && !this.connected && !NETWORK_ERRORS.has(err.code ?? '')) {
+        // The TLS handshake failed: the peer's certificate is not from our CA, or it refused ours.
+        ctx.refused(`node ${this.nodeId}`, 'TLS handshake failed', { peer: this.nodeId, err: err.message });
+      } else {
+        ctx.log.debug({ peer: this.nodeId, err: err.message }, 'peer connection error');
+      }
+    });
     socket.on('close', () => this.onClose(socket));
   }
 
@@ -191,12 +251,28 @@ export class PeerLink {
     const h = decodeHandshake(payload);
     if (h.version !== PROTOCOL_VERSION || h.clusterId !== ctx.clusterId || h.from !== this.nodeId || h.to !== ctx.nodeId) {
       ctx.counters.handshakesRefused++;
-      ctx.log.warn({ peer: this.nodeId, theirCluster: h.clusterId, cluster: ctx.clusterId, theirNode: h.from, version: h.version },
-        'peer handshake refused: wrong cluster, node or protocol version');
+      ctx.refused(`node ${this.nodeId}`, 'wrong cluster, node or protocol version',
+        { peer: this.nodeId, theirCluster: h.clusterId, cluster: ctx.clusterId, theirNode: h.from, version: h.version });
       return false;
     }
+    const transcript: AuthTranscript = {
+      clusterId: ctx.clusterId, dialer: ctx.nodeId, acceptor: this.nodeId, dialerNonce: this.nonce, acceptorNonce: h.nonce,
+    };
+    if (!macMatches(ctx.clusterSecret, 'acceptor', transcript, h.mac)) {
+      ctx.counters.handshakesRefused++;
+      ctx.refused(`node ${this.nodeId}`, 'failed authentication (cluster secret)', { peer: this.nodeId });
+      return false;
+    }
+    const socket = this.socket!;
+    socket.cork();
+    writeFrame(socket, FrameKind.Auth, encodeAuth(peerMac(ctx.clusterSecret, 'dialer', transcript)));
+    for (const f of this.held) writeFrame(socket, f.kind, f.payload);
+    socket.uncork();
+    this.dropHeld();
     this.acked = true;
     this.attempts = 0;
+    this.timer?.cancel();
+    this.timer = null;
     return true;
   }
 
@@ -206,6 +282,7 @@ export class PeerLink {
     const wasConnected = this.connected;
     this.socket = null;
     this.decoder = null;
+    this.dropHeld();
     this.timer?.cancel();
     this.timer = null;
     this.rejectPending(wasConnected ? 'connectionLost' : 'unreachable',

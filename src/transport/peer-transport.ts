@@ -6,8 +6,10 @@
  * requests go out on it, RPC responses come back on it. Connections peers
  * dial to us (`InboundConnection`) carry their Raft messages and requests,
  * and our responses. Every connection opens with a handshake from each side
- * (protocol version, cluster id, sender and intended receiver); a mismatch
- * closes it.
+ * (protocol version, cluster id, sender and intended receiver, nonces) and,
+ * with a cluster secret, an HMAC proof from each side; a mismatch closes it.
+ * With TLS material, both the listener and the dials use mutual TLS: only a
+ * holder of a certificate from the cluster's CA gets to the handshake.
  *
  * All Raft messages queued for one peer during one turn of the event loop
  * leave as one frame (flushed on `timers.soon`). Raft messages are dropped,
@@ -20,11 +22,14 @@
  */
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import tls from 'node:tls';
 import type { Env, EnvLogger } from '../env/env.js';
 import { encodeMessage, encodeMessages } from '../raft/codec.js';
 import type { Message, NodeId } from '../raft/types.js';
 import { InboundConnection, type InboundContext } from './inbound-connection.js';
 import { PeerLink, type LinkContext } from './peer-link.js';
+import { RefusalLog } from './peer-auth.js';
+import type { TlsCredentials } from './tls.js';
 import { newStats, type PeerTransportStats } from './stats.js';
 import {
   TransportError,
@@ -60,6 +65,10 @@ export interface PeerTransportOptions {
   handshakeTimeoutMs?: number;
   /** `close()` destroys connections still open after this long. Default 1000. */
   closeGraceMs?: number;
+  /** Peers must prove knowledge of this secret in the handshake (HMAC challenge/response). Default '' (none). */
+  clusterSecret?: string;
+  /** Mutual TLS on every peer connection with this material. Default null (plain TCP). */
+  tls?: TlsCredentials | null;
 }
 
 /** Room for the batch header (version byte and a count varint). */
@@ -79,9 +88,14 @@ export class PeerTransport implements Transport {
   private readonly closeGraceMs: number;
 
   private server: net.Server | null = null;
+  private readonly tls: TlsCredentials | null;
+  private readonly refusals: RefusalLog;
+  private readonly handshakeTimeoutMs: number;
   private boundPort = 0;
   private readonly links = new Map<NodeId, PeerLink>();
   private readonly inbound = new Set<InboundConnection>();
+  /** Raw sockets of the TLS listener (including those still in their TLS handshake), until they close. */
+  private readonly handshaking = new Set<net.Socket>();
   /** Links with messages queued this turn. */
   private readonly dirty = new Set<PeerLink>();
   /** Peers to report through `onUnreachable` at the end of this turn's flush. */
@@ -104,12 +118,18 @@ export class PeerTransport implements Transport {
     this.listenPort = options.listenPort ?? 0;
     this.frameBytesMax = options.frameBytesMax ?? 64 * 1024 * 1024;
     this.closeGraceMs = options.closeGraceMs ?? 1000;
+    this.tls = options.tls ?? null;
+    this.handshakeTimeoutMs = options.handshakeTimeoutMs ?? 5000;
+    this.refusals = new RefusalLog(this.log, () => options.env.clock.monotonicMs());
     const shared = {
       nodeId: options.nodeId,
       clusterId: options.clusterId,
       log: this.log,
       counters: this.counters,
       frameBytesMax: this.frameBytesMax,
+      clusterSecret: options.clusterSecret ?? '',
+      refused: (source: string, reason: string, fields: object) =>
+        this.refusals.refused(source, reason, fields, 'peer refused'),
     };
     this.linkContext = {
       ...shared,
@@ -120,13 +140,14 @@ export class PeerTransport implements Transport {
       backoffBaseMs: options.backoffBaseMs ?? 50,
       backoffMaxMs: options.backoffMaxMs ?? 2000,
       connectTimeoutMs: options.connectTimeoutMs ?? 3000,
+      tls: this.tls,
       isLive: (link) => this.closing === null && this.links.get(link.nodeId) === link,
       onDown: (link) => this.unreachableHandler?.(link.nodeId),
     };
     this.inboundContext = {
       ...shared,
       timers: options.env.timers,
-      handshakeTimeoutMs: options.handshakeTimeoutMs ?? 5000,
+      handshakeTimeoutMs: this.handshakeTimeoutMs,
       deliver: (from, messages) => {
         if (this.closing !== null || (this.linkFilter !== null && !this.linkFilter(from, this.nodeId))) return;
         this.messagesHandler?.(from, messages);
@@ -141,7 +162,7 @@ export class PeerTransport implements Transport {
   /** Starts listening for peers; resolves with the bound port. */
   listen(): Promise<number> {
     assert(this.server === null, 'transport: listen called twice');
-    const server = net.createServer((socket) => this.accept(socket));
+    const server = this.tls === null ? net.createServer((socket) => this.accept(socket)) : this.createTlsServer(this.tls);
     this.server = server;
     return new Promise((resolve, reject) => {
       server.once('error', reject);
@@ -150,10 +171,40 @@ export class PeerTransport implements Transport {
         server.on('error', (err) => this.log.error({ err: err.message }, 'peer listener error'));
         const address = server.address();
         this.boundPort = typeof address === 'object' && address !== null ? address.port : this.listenPort;
-        this.log.info({ host: this.listenHost, port: this.boundPort }, 'listening for peers');
+        this.log.info({ host: this.listenHost, port: this.boundPort, tls: this.tls !== null }, 'listening for peers');
         resolve(this.boundPort);
       });
     });
+  }
+
+  /**
+   * Mutual TLS: a dialer must present a certificate that chains to our CA
+   * before its first byte reaches the frame decoder. The handshake timeout
+   * covers the TLS handshake too. A reload of the credentials applies to
+   * the connections accepted after it.
+   */
+  private createTlsServer(creds: TlsCredentials): tls.Server {
+    const server = tls.createServer({
+      ...creds.current().options,
+      requestCert: true,
+      rejectUnauthorized: true,
+      handshakeTimeout: this.handshakeTimeoutMs,
+    }, (socket) => this.accept(socket));
+    server.on('connection', (raw: net.Socket) => {
+      // Reading the address caches it on the socket, so a refusal after the peer hung up can still name it.
+      void raw.remoteAddress;
+      this.handshaking.add(raw);
+      raw.once('close', () => this.handshaking.delete(raw));
+    });
+    creds.onReload((material) => server.setSecureContext(material.options));
+    server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: tls.TLSSocket) => {
+      this.counters.handshakesRefused++;
+      const raw = (socket as unknown as { _parent?: net.Socket })._parent;
+      const host = socket.remoteAddress ?? raw?.remoteAddress ?? '?';
+      const port = socket.remotePort ?? raw?.remotePort ?? 0;
+      this.refusals.refused(host, 'TLS handshake failed', { remote: `${host}:${port}`, err: err.message }, 'peer refused');
+    });
+    return server;
   }
 
   /** The bound peer port (0 before `listen` resolves). */
@@ -250,6 +301,8 @@ export class PeerTransport implements Transport {
     );
     const grace = this.env.timers.after(this.closeGraceMs, () => {
       for (const socket of sockets) socket.destroy();
+      // TLS sockets still in (or stuck in) their handshake hold the listener open too.
+      for (const raw of this.handshaking) raw.destroy();
     });
     this.closing = Promise.all([serverClosed, ...socketsClosed]).then(() => {
       grace.cancel();

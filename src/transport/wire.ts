@@ -7,7 +7,8 @@
 import { CodecError } from '../raft/codec.js';
 import { FrameError } from './frame.js';
 
-export const PROTOCOL_VERSION = 1;
+/** 2: the handshake carries a nonce and a MAC, and the dialer answers with an Auth frame (docs/transport.md). */
+export const PROTOCOL_VERSION = 2;
 
 /** True for errors caused by bytes a peer sent (the connection is dropped); anything else is a bug. */
 export function isProtocolError(e: unknown): e is FrameError | CodecError | WireError {
@@ -28,6 +29,10 @@ export interface Handshake {
   from: number;
   /** The node the sender believes it is talking to. */
   to: number;
+  /** Fresh random bytes of the sender (the challenge the other side must answer). */
+  nonce: Uint8Array;
+  /** The acceptor's proof of the cluster secret (empty from the dialer, or when no secret is set). */
+  mac: Uint8Array;
 }
 
 export const ResponseStatus = { Ok: 0, Error: 1 } as const;
@@ -91,6 +96,19 @@ class Cursor {
     return this.buf[this.pos++];
   }
 
+  bytes(n: number): Uint8Array {
+    const out = this.buf.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    return out;
+  }
+
+  /** A varint length, then that many bytes (at most `max`). */
+  field(name: string, max: number): Uint8Array {
+    const n = this.varint(`${name} length`);
+    if (n > max || n > this.buf.length - this.pos) throw new WireError(`${name} length ${n} is out of range`);
+    return this.bytes(n);
+  }
+
   rest(): Uint8Array {
     const out = this.buf.subarray(this.pos);
     this.pos = this.buf.length;
@@ -100,30 +118,62 @@ class Cursor {
 
 export function encodeHandshake(h: Handshake): Uint8Array {
   const id = encoder.encode(h.clusterId);
-  const out = new Uint8Array(1 + varintBytes(h.from) + varintBytes(h.to) + varintBytes(id.length) + id.length);
+  const out = new Uint8Array(1 + varintBytes(h.from) + varintBytes(h.to) + varintBytes(id.length) + id.length
+    + varintBytes(h.nonce.length) + h.nonce.length + varintBytes(h.mac.length) + h.mac.length);
   let at = 0;
   out[at++] = h.version;
   at = writeVarint(out, at, h.from);
   at = writeVarint(out, at, h.to);
-  at = writeVarint(out, at, id.length);
-  out.set(id, at);
+  for (const field of [id, h.nonce, h.mac]) {
+    at = writeVarint(out, at, field.length);
+    out.set(field, at);
+    at += field.length;
+  }
   return out;
 }
 
+/** Longest nonce or MAC accepted in a handshake. */
+const PROOF_BYTES_MAX = 64;
+
+/**
+ * Decodes a handshake. A version-1 handshake (no nonce, no MAC) decodes with
+ * empty ones, so the caller can refuse it by its version.
+ */
 export function decodeHandshake(bytes: Uint8Array): Handshake {
   const c = new Cursor(bytes);
   const version = c.u8('version');
   const from = c.varint('from');
   const to = c.varint('to');
   const idLength = c.varint('clusterId length');
-  if (idLength !== bytes.length - c.pos) throw new WireError('clusterId length does not match the payload');
+  if (idLength > bytes.length - c.pos) throw new WireError('clusterId length exceeds the payload');
   let clusterId: string;
   try {
-    clusterId = decoder.decode(c.rest());
+    clusterId = decoder.decode(c.bytes(idLength));
   } catch {
     throw new WireError('clusterId is not UTF-8');
   }
-  return { version, clusterId, from, to };
+  let nonce: Uint8Array = new Uint8Array(0);
+  let mac: Uint8Array = new Uint8Array(0);
+  if (version >= 2) {
+    nonce = c.field('nonce', PROOF_BYTES_MAX).slice();
+    mac = c.field('mac', PROOF_BYTES_MAX).slice();
+  }
+  if (c.pos !== bytes.length) throw new WireError('trailing bytes after the handshake');
+  return { version, clusterId, from, to, nonce, mac };
+}
+
+/** The dialer's answer to the acceptor's challenge: its MAC (empty when it has no secret). */
+export function encodeAuth(mac: Uint8Array): Uint8Array {
+  const out = new Uint8Array(varintBytes(mac.length) + mac.length);
+  out.set(mac, writeVarint(out, 0, mac.length));
+  return out;
+}
+
+export function decodeAuth(bytes: Uint8Array): Uint8Array {
+  const c = new Cursor(bytes);
+  const mac = c.field('mac', PROOF_BYTES_MAX).slice();
+  if (c.pos !== bytes.length) throw new WireError('trailing bytes after the auth');
+  return mac;
 }
 
 export function encodeRequest(r: Request): Uint8Array {

@@ -15,7 +15,9 @@ const redisPort = cluster.basePort + 9;
 let redis: ChildProcess;
 
 function cli(port: number, args: string[], extra: string[] = []): string {
-  const r = spawnSync('redis-cli', ['-p', String(port), ...extra, ...args], { encoding: 'utf8', timeout: 20000 });
+  // Raftis's ports speak TLS when the harness runs in TLS mode; redis-server's never do.
+  const tls = port === redisPort ? [] : cluster.cliTlsArgs();
+  const r = spawnSync('redis-cli', ['-p', String(port), ...tls, ...extra, ...args], { encoding: 'utf8', timeout: 20000 });
   return (r.stdout + r.stderr).trim();
 }
 

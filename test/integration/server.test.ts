@@ -4,7 +4,6 @@
 // without losing an acknowledged write.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { keySlot } from '../../src/cluster/slot.js';
@@ -63,7 +62,7 @@ test('INCR is atomic across concurrent clients on different nodes', async () => 
 test('malformed RESP gets a protocol error and leaves other clients alone', async () => {
   const other = cluster.client(1);
   const reply = await new Promise<string>((resolve) => {
-    const s = connect(cluster.port(1), '127.0.0.1');
+    const s = cluster.rawConnect(1);
     let data = '';
     s.on('data', (d) => (data += d.toString()));
     s.on('close', () => resolve(data));

@@ -6,7 +6,7 @@ import { afterEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { encodeFrame, FrameKind } from '../../src/transport/frame.js';
-import { encodeHandshake, PROTOCOL_VERSION } from '../../src/transport/wire.js';
+import { encodeAuth, encodeHandshake, PROTOCOL_VERSION } from '../../src/transport/wire.js';
 import { TransportError } from '../../src/transport/transport.js';
 import { MessageType, type Message } from '../../src/raft/types.js';
 import { closeStarted, connectAll, heartbeat, startNode, str, text, until, type Node } from './helpers.js';
@@ -123,7 +123,13 @@ function rawClient(port: number): { socket: net.Socket; closed: Promise<void> } 
 }
 
 const goodHandshake = (from: number, to: number, clusterId = 'test-cluster'): Uint8Array =>
-  encodeFrame(FrameKind.Handshake, encodeHandshake({ version: PROTOCOL_VERSION, clusterId, from, to }));
+  encodeFrame(FrameKind.Handshake, encodeHandshake({
+    version: PROTOCOL_VERSION, clusterId, from, to, nonce: new Uint8Array(16), mac: new Uint8Array(0),
+  }));
+
+/** Handshake and (empty, so valid without a cluster secret) Auth: the frames after it are past authentication. */
+const authenticated = (from: number, to: number): Uint8Array[] =>
+  [goodHandshake(from, to), encodeFrame(FrameKind.Auth, encodeAuth(new Uint8Array(0)))];
 
 test('garbage senders are disconnected and logged while other peers keep working', T, async () => {
   const [a, b] = await Promise.all([startNode(1), startNode(2)]);
@@ -135,17 +141,19 @@ test('garbage senders are disconnected and logged while other peers keep working
   const attacks: Array<[string, Uint8Array[]]> = [
     ['random bytes', [text('GET / HTTP/1.1\r\nHost: x\r\n\r\n')]],
     ['forged huge length', [Uint8Array.of(0x7f, 0xff, 0xff, 0xff, FrameKind.Raft, 0, 0, 0, 0)]],
-    ['bad checksum', [goodHandshake(9, 1), corrupt]],
-    ['undecodable message', [goodHandshake(9, 1), badFrame]],
-    ['message not from the handshaken node', [goodHandshake(9, 1), spoofed]],
-    ['response frame on an inbound link', [goodHandshake(9, 1), encodeFrame(FrameKind.Response, Uint8Array.of(1, 0))]],
+    ['bad checksum', [...authenticated(9, 1), corrupt]],
+    ['undecodable message', [...authenticated(9, 1), badFrame]],
+    ['message not from the handshaken node', [...authenticated(9, 1), spoofed]],
+    ['response frame on an inbound link', [...authenticated(9, 1), encodeFrame(FrameKind.Response, Uint8Array.of(1, 0))]],
+    ['raft frame before authentication', [goodHandshake(9, 1), encodeFrame(FrameKind.Raft, text('x'))]],
   ];
   for (const [name, chunks] of attacks) {
-    const warnsBefore = a.logs.filter((l) => l.level === 'warn').length;
+    const logsBefore = a.logs.length;
     const raw = rawClient(a.port);
     for (const chunk of chunks) raw.socket.write(chunk);
     await raw.closed;
-    assert.ok(a.logs.filter((l) => l.level === 'warn').length > warnsBefore, `${name}: logged at warn`);
+    // Before authentication refusals are rate-limited (warn once per source and reason, then debug).
+    assert.ok(a.logs.slice(logsBefore).some((l) => /peer refused|cannot accept/.test(l.msg)), `${name}: logged`);
     // B still gets through.
     const before = a.received.length;
     b.transport.send(1, [heartbeat(2, 1, 1)]);
@@ -163,7 +171,7 @@ test('a handshake from another cluster (or for another node) is refused', T, asy
   x.transport.send(1, [heartbeat(2, 1, 1)]);
   await until(() => a.transport.stats().handshakesRefused === 1 && x.unreachable.includes(1));
   assert.equal(a.received.length, 0);
-  assert.ok(a.logs.some((l) => l.level === 'warn' && /handshake refused/.test(l.msg)));
+  assert.ok(a.logs.some((l) => l.level === 'warn' && /peer refused/.test(l.msg) && /wrong cluster/.test(String((l.obj as { reason?: string }).reason))));
   // Raw: right cluster, but addressed to node 5.
   const raw = rawClient(a.port);
   raw.socket.write(goodHandshake(3, 5));
@@ -228,7 +236,7 @@ test('silent inbound connections time out; a dead address fails requests as unre
   const a = await startNode(1, { handshakeTimeoutMs: 20 });
   const raw = rawClient(a.port);
   await raw.closed;
-  assert.ok(a.logs.some((l) => l.level === 'warn' && /no handshake/.test(l.msg)));
+  assert.ok(a.logs.some((l) => l.level === 'warn' && (l.obj as { reason?: string }).reason === 'handshake timeout'));
   // Grab a free port, then close it so nothing listens there.
   const probe = net.createServer();
   await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', () => resolve()));

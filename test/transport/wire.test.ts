@@ -3,14 +3,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  decodeHandshake, decodeRequest, decodeResponse, encodeHandshake, encodeRequest, encodeResponse,
+  decodeAuth, decodeHandshake, decodeRequest, decodeResponse, encodeAuth, encodeHandshake, encodeRequest, encodeResponse,
   ResponseStatus, WireError,
 } from '../../src/transport/wire.js';
 import { SeededRandom } from '../../src/env/random.js';
 
 test('handshake, request and response round-trip', () => {
-  const h = { version: 1, clusterId: 'prod-eu-1 ✓', from: 3, to: 2 ** 40 };
+  const h = { version: 2, clusterId: 'prod-eu-1 ✓', from: 3, to: 2 ** 40, nonce: Uint8Array.of(1, 2, 3), mac: new Uint8Array(32).fill(7) };
   assert.deepEqual(decodeHandshake(encodeHandshake(h)), h);
+  const noMac = { ...h, mac: new Uint8Array(0) };
+  assert.deepEqual(decodeHandshake(encodeHandshake(noMac)), noMac);
+  assert.deepEqual(decodeAuth(encodeAuth(Uint8Array.of(9, 8))), Uint8Array.of(9, 8));
   const req = { requestId: 2 ** 33, payload: Uint8Array.of(1, 2, 3) };
   assert.deepEqual(decodeRequest(encodeRequest(req)), req);
   for (const status of [ResponseStatus.Ok, ResponseStatus.Error]) {
@@ -21,7 +24,7 @@ test('handshake, request and response round-trip', () => {
 
 test('fuzz: malformed payloads raise only WireError (seed 5, 30k inputs)', () => {
   const rng = new SeededRandom(5);
-  const decoders = [decodeHandshake, decodeRequest, decodeResponse];
+  const decoders = [decodeHandshake, decodeRequest, decodeResponse, decodeAuth];
   for (let i = 0; i < 30_000; i++) {
     const bytes = new Uint8Array(rng.int(0, 24));
     for (let k = 0; k < bytes.length; k++) bytes[k] = rng.chance(0.3) ? 0xff : rng.int(0, 255);
@@ -33,6 +36,6 @@ test('fuzz: malformed payloads raise only WireError (seed 5, 30k inputs)', () =>
       }
     }
   }
-  const good = encodeHandshake({ version: 1, clusterId: 'c', from: 1, to: 2 });
+  const good = encodeHandshake({ version: 2, clusterId: 'c', from: 1, to: 2, nonce: Uint8Array.of(5), mac: Uint8Array.of(6) });
   for (let cut = 0; cut < good.length; cut++) assert.throws(() => decodeHandshake(good.subarray(0, cut)), WireError);
 });
