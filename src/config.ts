@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { parseMemory } from './commands/config-params.js';
 
 /** One member of the cluster as named in the bootstrap list. */
 export interface PeerAddress {
@@ -51,6 +52,11 @@ export interface NodeConfig {
   compactEntries: number;
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'silent';
   logFormat: 'json' | 'pretty';
+  /** Bytes of data this node may hold (0: no limit); units as Redis (100mb, 1gb). docs/eviction.md. */
+  maxmemory: number;
+  maxmemoryPolicy: 'noeviction' | 'allkeys-lru' | 'allkeys-lfu' | 'allkeys-random' | 'volatile-lru' | 'volatile-lfu' | 'volatile-random' | 'volatile-ttl';
+  /** Keys sampled per eviction pick (Redis's maxmemory-samples). */
+  maxmemorySamples: number;
 }
 
 export class ConfigError extends Error {
@@ -83,9 +89,12 @@ export const DEFAULTS: Omit<NodeConfig, 'nodeId' | 'members'> = {
   compactEntries: 10000,
   logLevel: 'info',
   logFormat: 'json',
+  maxmemory: 0,
+  maxmemoryPolicy: 'noeviction',
+  maxmemorySamples: 5,
 };
 
-type FieldKind = 'int' | 'string' | 'members' | { oneOf: readonly string[] };
+type FieldKind = 'int' | 'string' | 'members' | 'memory' | { oneOf: readonly string[] };
 
 const FIELDS: Record<keyof NodeConfig, FieldKind> = {
   nodeId: 'int',
@@ -112,6 +121,9 @@ const FIELDS: Record<keyof NodeConfig, FieldKind> = {
   compactEntries: 'int',
   logLevel: { oneOf: ['trace', 'debug', 'info', 'warn', 'error', 'silent'] },
   logFormat: { oneOf: ['json', 'pretty'] },
+  maxmemory: 'memory',
+  maxmemoryPolicy: { oneOf: ['noeviction', 'allkeys-lru', 'allkeys-lfu', 'allkeys-random', 'volatile-lru', 'volatile-lfu', 'volatile-random', 'volatile-ttl'] },
+  maxmemorySamples: 'int',
 };
 
 /** `nodeId` -> `node-id` (flags) and `NODE_ID` (env, after the RAFTIS_ prefix). */
@@ -135,6 +147,11 @@ function coerce(field: keyof NodeConfig, raw: unknown): unknown {
   if (kind === 'int') {
     const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^-?\d+$/.test(raw.trim()) ? Number(raw) : NaN;
     if (!Number.isSafeInteger(n)) throw new ConfigError(field, `expected an integer, got ${JSON.stringify(raw)}`);
+    return n;
+  }
+  if (kind === 'memory') {
+    const n = typeof raw === 'number' ? raw : typeof raw === 'string' ? parseMemory(raw.trim()) : undefined;
+    if (n === undefined || !Number.isSafeInteger(n) || n < 0) throw new ConfigError(field, `expected a byte count such as 1048576 or 100mb, got ${JSON.stringify(raw)}`);
     return n;
   }
   if (kind === 'string') {
@@ -217,6 +234,7 @@ function validate(c: Record<string, unknown>): NodeConfig {
   if (cfg.balanceMs < 0) throw new ConfigError('balanceMs', 'must be >= 0 (0 turns balancing off)');
   const positive = ['gossipMs', 'groups', 'replicas', 'tickMs', 'electionTicks', 'heartbeatTicks', 'requestTimeoutMs', 'maxClients', 'compactEntries'] as const;
   for (const f of positive) if (cfg[f] < 1) throw new ConfigError(f, 'must be >= 1');
+  if (cfg.maxmemorySamples < 1) throw new ConfigError('maxmemorySamples', 'must be >= 1');
   if (cfg.groups > 16384) throw new ConfigError('groups', 'must be <= 16384 (one slot per group at most)');
   if (cfg.heartbeatTicks >= cfg.electionTicks) throw new ConfigError('heartbeatTicks', 'must be < electionTicks');
   if (cfg.leaseDriftTicks < 0 || cfg.leaseDriftTicks >= cfg.electionTicks) {

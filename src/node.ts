@@ -20,6 +20,8 @@ import { HASH_COMMANDS } from './commands/hashes.js';
 import { internalCommands } from './commands/internal.js';
 import { RuntimeConfig } from './commands/config-params.js';
 import { ExpirySweeper } from './commands/expiry-sweeper.js';
+import { evictCommand, Evictor, type Policy } from './commands/eviction.js';
+import { memoryCommands } from './commands/memory-commands.js';
 import type { KeyedCommand } from './commands/spec.js';
 import { array, bulk } from './resp/encoder.js';
 import { infoSections } from './node-info.js';
@@ -51,7 +53,7 @@ export function keyedCommands(): Map<string, KeyedCommand> {
 /** Keyed commands plus the internal ones only nodes send (transactions, expiry, flush, scans). */
 export function stateMachineCommands(): { all: Map<string, KeyedCommand>; internal: Map<string, KeyedCommand> } {
   const all = keyedCommands();
-  const internal = new Map(internalCommands(() => all).map((c) => [c.name, c]));
+  const internal = new Map([...internalCommands(() => all), evictCommand].map((c) => [c.name, c]));
   for (const [name, c] of internal) all.set(name, c);
   return { all, internal };
 }
@@ -78,7 +80,17 @@ export async function createNode(env: Env, config: NodeConfig): Promise<Node> {
   const { all: smCommands, internal } = stateMachineCommands();
   smCommands.set(PLACEMENT_OP, placementCommand);
   const commands = keyedCommands();
-  const sm = new KvStateMachine(smStore, smCommands);
+  const statsRandom = env.random.fork('key-stats');
+  const sm = new KvStateMachine(smStore, smCommands, () => statsRandom.next(), () => env.clock.nowMs());
+  const runtimeConfig = new RuntimeConfig({
+    maxClients: config.maxClients, maxmemory: config.maxmemory, maxmemoryPolicy: config.maxmemoryPolicy, maxmemorySamples: config.maxmemorySamples,
+  });
+  const maxmemory = {
+    maxmemoryBytes: () => Number(runtimeConfig.get('maxmemory') ?? 0),
+    policy: () => (runtimeConfig.get('maxmemory-policy') ?? 'noeviction') as Policy,
+    samples: () => Number(runtimeConfig.get('maxmemory-samples') ?? 5),
+  };
+  for (const c of memoryCommands(sm, maxmemory)) commands.set(c.name, c);
   await sm.init(localGroupIds);
 
   const transport = new PeerTransport({
@@ -173,13 +185,15 @@ export async function createNode(env: Env, config: NodeConfig): Promise<Node> {
     nowMs: () => env.clock.nowMs(),
   });
 
+  const evictor = new Evictor(env, host, sm, maxmemory, { intervalMs: 100, keysPerRoundMax: 1000 });
   const router = new Router(env, {
     nodeId: config.nodeId,
     redirect: config.redirect,
     requestTimeoutMs: config.requestTimeoutMs,
     retryMs: config.tickMs,
     leaderOf: (groupId) => topology.leaderOf(groupId),
-  }, host, placement, transport, (groupId, nowMs) => ({ ks: sm.reader(groupId), nowMs }));
+    admitWrite: evictor.admit,
+  }, host, placement, transport, (groupId, nowMs) => ({ ks: sm.touchingReader(groupId, nowMs), nowMs, groupId }));
 
   const startedAtMs = env.clock.nowMs();
   let server: RespServer | null = null;
@@ -198,7 +212,12 @@ export async function createNode(env: Env, config: NodeConfig): Promise<Node> {
     commandDocs: (names) => registry.commandDocsReply(names ?? []),
     commandList: () => array(registry.list().map((c) => bulk(c.spec.name))),
     commandGetKeys: (args) => getKeysReply(registry, args),
-    config: new RuntimeConfig({ maxClients: config.maxClients }),
+    config: runtimeConfig,
+    memory: () => {
+      let usedBytes = 0;
+      for (const g of host.groupIds()) if (g !== META_GROUP) usedBytes += sm.usedBytes(g);
+      return { usedBytes, evictedKeys: sm.counters.evictedKeys };
+    },
     commandStats: () => dispatcher.commandStats,
   };
   const dispatcher = new Dispatcher(registry, info, router, placement, {
@@ -230,6 +249,7 @@ export async function createNode(env: Env, config: NodeConfig): Promise<Node> {
       await transport.listen();
       host.start();
       sweeper.start();
+      evictor.start();
       topology.start();
       balancer.start();
       reconciler.start();
@@ -242,6 +262,7 @@ export async function createNode(env: Env, config: NodeConfig): Promise<Node> {
       // request timeout), then stop the groups and close storage.
       await server!.close(config.requestTimeoutMs);
       sweeper.stop();
+      evictor.stop();
       reconciler.stop();
       balancer.stop();
       topology.stop();

@@ -98,3 +98,4 @@ export const errUnsupportedOption = (opt: Buffer | string): Reply => err(`ERR Un
 export const errNoAuthHello = (): Reply =>
   err('NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time');
 export const errNanOrInfinity = (): Reply => err('ERR value is NaN or Infinity');
+export const errOom = (): Reply => err("OOM command not allowed when used memory > 'maxmemory'.");
