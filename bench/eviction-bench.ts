@@ -78,7 +78,7 @@ async function main(): Promise<void> {
   const procs: ChildProcess[] = [];
   try {
     procs.push(spawn('redis-server', ['--port', String(REDIS_PORT), '--save', '', '--appendonly', 'no', '--bind', '127.0.0.1'], { stdio: 'ignore' }));
-    const plan = planLocalCluster({ nodes: 3, basePort: BASE_PORT, peerBasePort: BASE_PORT + 100, dataDir, extra: ['--log-level', 'warn'] });
+    const plan = planLocalCluster({ nodes: 3, basePort: BASE_PORT, peerBasePort: BASE_PORT + 100, dataDir, extra: ['--log-level', 'warn', '--request-timeout-ms', '30000'] });
     for (const n of plan.nodes) procs.push(spawn(process.execPath, [MAIN_JS, ...n.args], { stdio: ['ignore', 'ignore', 'inherit'] }));
     await waitPing(REDIS_PORT, 10_000);
     const nodePorts = plan.nodes.map((n) => BASE_PORT + n.nodeId - 1);

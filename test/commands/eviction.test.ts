@@ -4,7 +4,7 @@
 // replicas whose in-memory statistics differ, and tracks strings, hashes and
 // deletions exactly; the eviction op spares keys without a TTL when volatile;
 // LFU counters follow Redis's logarithmic increment; the growth bound covers
-// denyoom commands only.
+// denyoom commands only; the options load from flags, env and a config file.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { KvStateMachine } from '../../src/commands/apply.js';
@@ -14,6 +14,10 @@ import { encodeOp } from '../../src/commands/op-codec.js';
 import { EntryType } from '../../src/raft/types.js';
 import { stateMachineCommands } from '../../src/node.js';
 import { growthBound } from '../../src/commands/eviction.js';
+import { loadConfig } from '../../src/config.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { SeededRandom } from '../../src/env/random.js';
 import { GroupKeyStats, LFU_INIT_VAL, touchStat } from '../../src/commands/key-stats.js';
 
@@ -100,4 +104,21 @@ test('growth bound: denyoom writes only, EXEC sums its queued writes', () => {
   assert.ok(growthBound(b('SETRANGE', 'k', '100000', 'x')) > 100000);
   const exec = [Buffer.from('raftis.exec'), Buffer.from('0'), encodeOp(b('SET', 'k', 'v')), encodeOp(b('DEL', 'k'))];
   assert.equal(growthBound(exec), growthBound(b('SET', 'k', 'v')));
+});
+
+test('config: maxmemory (bytes or Redis units), policy and samples from flags and a config file', () => {
+  const c = loadConfig(['--node-id', '1', '--maxmemory', '100mb', '--maxmemory-policy', 'allkeys-lfu', '--maxmemory-samples', '10'], {});
+  assert.equal(c.maxmemory, 100 * 1024 * 1024);
+  assert.equal(c.maxmemoryPolicy, 'allkeys-lfu');
+  assert.equal(c.maxmemorySamples, 10);
+  const dir = mkdtempSync(join(tmpdir(), 'raftis-cfg-'));
+  const file = join(dir, 'node.json');
+  writeFileSync(file, JSON.stringify({ nodeId: 2, maxmemory: '1gb', maxmemoryPolicy: 'volatile-ttl' }));
+  const f = loadConfig(['--config', file], {});
+  assert.equal(f.maxmemory, 1024 ** 3);
+  assert.equal(f.maxmemoryPolicy, 'volatile-ttl');
+  assert.equal(loadConfig(['--node-id', '1'], { RAFTIS_MAXMEMORY: '4096' }).maxmemory, 4096);
+  assert.throws(() => loadConfig(['--node-id', '1', '--maxmemory', 'lots'], {}), /maxmemory: expected a byte count/);
+  assert.throws(() => loadConfig(['--node-id', '1', '--maxmemory-policy', 'lru'], {}), /maxmemoryPolicy: expected one of/);
+  rmSync(dir, { recursive: true, force: true });
 });
