@@ -33,6 +33,8 @@ export type Policy = (typeof POLICIES)[number];
 
 
 const META_GROUP = 0;
+/** Most bytes freed beyond what an admitted write needs (see admit). */
+const EVICT_HEADROOM_MAX_BYTES = 64 * 1024;
 /** Redis's EVPOOL_SIZE: the best candidates kept between picks. */
 const POOL_SIZE = 16;
 
@@ -137,7 +139,9 @@ export class Evictor {
     const need = this.projected(groupId) + growth - budget;
     if (need > 0) {
       if (this.settings.policy() === 'noeviction') return { ok: false, reply: errOom() };
-      const freed = this.evict(groupId, need, Number.MAX_SAFE_INTEGER);
+      // Free a little more than needed (1% of the budget, at most 64 KB), so one eviction op
+      // makes room for many writes instead of one op per write.
+      const freed = this.evict(groupId, need + Math.min(EVICT_HEADROOM_MAX_BYTES, Math.floor(budget / 100)), Number.MAX_SAFE_INTEGER);
       if (freed < need) return { ok: false, reply: errOom() };
     }
     this.pendingGrowth.set(groupId, (this.pendingGrowth.get(groupId) ?? 0) + growth);
