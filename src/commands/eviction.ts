@@ -141,7 +141,9 @@ export class Evictor {
       if (this.settings.policy() === 'noeviction') return { ok: false, reply: errOom() };
       // Free a little more than needed (1% of the budget, at most 64 KB), so one eviction op
       // makes room for many writes instead of one op per write.
-      const freed = this.evict(groupId, need + Math.min(EVICT_HEADROOM_MAX_BYTES, Math.floor(budget / 100)), Number.MAX_SAFE_INTEGER);
+      // A write larger than the whole budget could never fit: refuse it without evicting anything.
+      if (growth > budget) return { ok: false, reply: errOom() };
+      const freed = this.evict(groupId, need + Math.min(EVICT_HEADROOM_MAX_BYTES, Math.floor(budget / 100)), Number.MAX_SAFE_INTEGER, undefined, need);
       if (freed < need) return { ok: false, reply: errOom() };
     }
     this.pendingGrowth.set(groupId, (this.pendingGrowth.get(groupId) ?? 0) + growth);
@@ -174,8 +176,10 @@ export class Evictor {
   /**
    * Picks keys of the group to free at least `need` bytes (at most `keysMax`
    * keys) and proposes their deletion. Returns the bytes the chosen keys hold.
+   * With `atLeast`, proposes nothing (and returns 0) unless the chosen keys
+   * free that many bytes: a write that cannot be made room for evicts nothing.
    */
-  private evict(groupId: GroupId, need: number, keysMax: number, done?: () => void): number {
+  private evict(groupId: GroupId, need: number, keysMax: number, done?: () => void, atLeast = 0): number {
     const policy = this.settings.policy();
     const stats = this.sm.keyStats(groupId);
     const volatileOnly = policy.startsWith('volatile-');
@@ -209,7 +213,9 @@ export class Evictor {
         freed += keyBytes(s);
       }
     }
-    if (chosen.length === 0) {
+    if (chosen.length === 0 || freed < atLeast) {
+      for (const k of chosen) stats.unmarkEvicting(k);
+      if (policy === 'volatile-ttl') this.sm.expiryIndex(groupId).retry(chosen);
       done?.();
       return 0;
     }

@@ -294,3 +294,16 @@ async function configDiff(ref: Redis): Promise<void> {
   await both('CONFIG', 'SET', 'maxmemory', '0');
   await both('OBJECT', 'FREQ', 'f');
 }
+
+test('a write larger than its group\'s whole budget gets -OOM and evicts nothing', async () => {
+  await reset('allkeys-lru');
+  const c = cluster.client(1);
+  const keys = names('big', 100);
+  assert.deepEqual((await fill(c, keys)).errors, []);
+  const before = await converged(keys);
+  // The budget of a group is maxmemory / 4 groups = 40 KB.
+  await assert.rejects(c.set('big:value', 'x'.repeat(MAXMEMORY / 4)), /OOM command not allowed when used memory > 'maxmemory'\./);
+  const after = await converged(keys);
+  assert.equal(after.present.size, before.present.size);
+  assert.equal(after.used, before.used);
+});
