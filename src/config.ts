@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { loadTlsMaterial, TlsConfigError, type TlsFiles } from './transport/tls.js';
+import { parseMemory } from './commands/config-params.js';
 
 /** One member of the cluster as named in the bootstrap list. */
 export interface PeerAddress {
@@ -72,6 +73,11 @@ export interface NodeConfig {
   tlsCluster: 'yes' | 'no';
   /** Shared secret peers prove in the handshake (HMAC challenge/response); '' = none (secret: never logged). */
   clusterSecret: string;
+  /** Bytes of data this node may hold (0: no limit); units as Redis (100mb, 1gb). docs/eviction.md. */
+  maxmemory: number;
+  maxmemoryPolicy: 'noeviction' | 'allkeys-lru' | 'allkeys-lfu' | 'allkeys-random' | 'volatile-lru' | 'volatile-lfu' | 'volatile-random' | 'volatile-ttl';
+  /** Keys sampled per eviction pick (Redis's maxmemory-samples). */
+  maxmemorySamples: number;
 }
 
 export class ConfigError extends Error {
@@ -114,10 +120,13 @@ export const DEFAULTS: Omit<NodeConfig, 'nodeId' | 'members'> = {
   tlsAuthClients: 'yes',
   tlsCluster: 'no',
   clusterSecret: '',
+  maxmemory: 0,
+  maxmemoryPolicy: 'noeviction',
+  maxmemorySamples: 5,
 };
 
 /** 'text' is a string that may be empty (an option that is off until set). */
-type FieldKind = 'int' | 'string' | 'text' | 'members' | { oneOf: readonly string[] };
+type FieldKind = 'int' | 'string' | 'text' | 'members' | 'memory' | { oneOf: readonly string[] };
 
 const FIELDS: Record<keyof NodeConfig, FieldKind> = {
   nodeId: 'int',
@@ -154,6 +163,9 @@ const FIELDS: Record<keyof NodeConfig, FieldKind> = {
   tlsAuthClients: { oneOf: ['yes', 'no', 'optional'] },
   tlsCluster: { oneOf: ['yes', 'no'] },
   clusterSecret: 'text',
+  maxmemory: 'memory',
+  maxmemoryPolicy: { oneOf: ['noeviction', 'allkeys-lru', 'allkeys-lfu', 'allkeys-random', 'volatile-lru', 'volatile-lfu', 'volatile-random', 'volatile-ttl'] },
+  maxmemorySamples: 'int',
 };
 
 /** `nodeId` -> `node-id` (flags) and `NODE_ID` (env, after the RAFTIS_ prefix). */
@@ -177,6 +189,11 @@ function coerce(field: keyof NodeConfig, raw: unknown): unknown {
   if (kind === 'int') {
     const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^-?\d+$/.test(raw.trim()) ? Number(raw) : NaN;
     if (!Number.isSafeInteger(n)) throw new ConfigError(field, `expected an integer, got ${JSON.stringify(raw)}`);
+    return n;
+  }
+  if (kind === 'memory') {
+    const n = typeof raw === 'number' ? raw : typeof raw === 'string' ? parseMemory(raw.trim()) : undefined;
+    if (n === undefined || !Number.isSafeInteger(n) || n < 0) throw new ConfigError(field, `expected a byte count such as 1048576 or 100mb, got ${JSON.stringify(raw)}`);
     return n;
   }
   if (kind === 'string') {
@@ -265,6 +282,7 @@ function validate(c: Record<string, unknown>): NodeConfig {
   if (cfg.balanceMs < 0) throw new ConfigError('balanceMs', 'must be >= 0 (0 turns balancing off)');
   const positive = ['gossipMs', 'groups', 'replicas', 'tickMs', 'electionTicks', 'heartbeatTicks', 'requestTimeoutMs', 'maxClients', 'compactEntries'] as const;
   for (const f of positive) if (cfg[f] < 1) throw new ConfigError(f, 'must be >= 1');
+  if (cfg.maxmemorySamples < 1) throw new ConfigError('maxmemorySamples', 'must be >= 1');
   if (cfg.groups > 16384) throw new ConfigError('groups', 'must be <= 16384 (one slot per group at most)');
   if (cfg.heartbeatTicks >= cfg.electionTicks) throw new ConfigError('heartbeatTicks', 'must be < electionTicks');
   if (cfg.leaseDriftTicks < 0 || cfg.leaseDriftTicks >= cfg.electionTicks) {

@@ -22,6 +22,8 @@ import { HASH_COMMANDS } from './commands/hashes.js';
 import { internalCommands } from './commands/internal.js';
 import { RuntimeConfig } from './commands/config-params.js';
 import { ExpirySweeper } from './commands/expiry-sweeper.js';
+import { evictCommand, Evictor, type Policy } from './commands/eviction.js';
+import { memoryCommands } from './commands/memory-commands.js';
 import type { KeyedCommand } from './commands/spec.js';
 import { array, bulk, type Reply } from './resp/encoder.js';
 import { isLoopback } from './resp/connection.js';
@@ -71,7 +73,7 @@ export function keyedCommands(): Map<string, KeyedCommand> {
 /** Keyed commands plus the internal ones only nodes send (transactions, expiry, flush, scans). */
 export function stateMachineCommands(): { all: Map<string, KeyedCommand>; internal: Map<string, KeyedCommand> } {
   const all = keyedCommands();
-  const internal = new Map(internalCommands(() => all).map((c) => [c.name, c]));
+  const internal = new Map([...internalCommands(() => all), evictCommand].map((c) => [c.name, c]));
   for (const [name, c] of internal) all.set(name, c);
   return { all, internal };
 }
@@ -102,7 +104,18 @@ export async function createNode(env: Env, config: NodeConfig): Promise<Node> {
     internal.set(c.name, c);
   }
   const commands = keyedCommands();
-  const sm = new KvStateMachine(smStore, smCommands);
+  const statsRandom = env.random.fork('key-stats');
+  const sm = new KvStateMachine(smStore, smCommands, () => statsRandom.next(), () => env.clock.nowMs());
+  const runtimeConfig = new RuntimeConfig({
+    maxClients: config.maxClients, requirepass: config.requirepass, protectedMode: config.protectedMode === 'yes',
+    maxmemory: config.maxmemory, maxmemoryPolicy: config.maxmemoryPolicy, maxmemorySamples: config.maxmemorySamples,
+  });
+  const maxmemory = {
+    maxmemoryBytes: () => Number(runtimeConfig.get('maxmemory') ?? 0),
+    policy: () => (runtimeConfig.get('maxmemory-policy') ?? 'noeviction') as Policy,
+    samples: () => Number(runtimeConfig.get('maxmemory-samples') ?? 5),
+  };
+  for (const c of memoryCommands(sm, maxmemory)) commands.set(c.name, c);
   await sm.init(localGroupIds);
 
   // One set of TLS material for the client port and the peer links; reloads reach both.
@@ -201,21 +214,20 @@ export async function createNode(env: Env, config: NodeConfig): Promise<Node> {
     nowMs: () => env.clock.nowMs(),
   });
 
+  const evictor = new Evictor(env, host, sm, maxmemory, { intervalMs: 100, keysPerRoundMax: 1000 });
   const router = new Router(env, {
     nodeId: config.nodeId,
     redirect: config.redirect,
     requestTimeoutMs: config.requestTimeoutMs,
     retryMs: config.tickMs,
     leaderOf: (groupId) => topology.leaderOf(groupId),
-  }, host, placement, transport, (groupId, nowMs) => ({ ks: sm.reader(groupId), nowMs }));
+    admitWrite: evictor.admit,
+  }, host, placement, transport, (groupId, nowMs) => ({ ks: sm.touchingReader(groupId, nowMs), nowMs, groupId }));
 
   const startedAtMs = env.clock.nowMs();
   let server: RespServer | null = null;
   // Built before any ACL user: it makes raftis-only commands known to ACL rules (+@all covers them).
   const registry = buildRegistry(commands, new Map([...SERVER_COMMANDS, ...clusterCommands.commands()]));
-  const runtimeConfig = new RuntimeConfig({
-    maxClients: config.maxClients, requirepass: config.requirepass, protectedMode: config.protectedMode === 'yes',
-  });
   const tlsRuntime = defineTlsParams(runtimeConfig, config, tlsCredentials);
   // ACL users live in group 0 (docs/security.md): a change is pushed to every live node before
   // ACL SETUSER/DELUSER replies, and every node also re-reads group 0 each gossip interval.
@@ -268,6 +280,11 @@ export async function createNode(env: Env, config: NodeConfig): Promise<Node> {
     commandGetKeys: (args) => getKeysReply(registry, args),
     config: runtimeConfig,
     acl,
+    memory: () => {
+      let usedBytes = 0;
+      for (const g of host.groupIds()) if (g !== META_GROUP) usedBytes += sm.usedBytes(g);
+      return { usedBytes, evictedKeys: sm.counters.evictedKeys };
+    },
     commandStats: () => dispatcher.commandStats,
   };
   const dispatcher = new Dispatcher(registry, info, router, placement, {
@@ -334,6 +351,7 @@ export async function createNode(env: Env, config: NodeConfig): Promise<Node> {
       await transport.listen();
       host.start();
       sweeper.start();
+      evictor.start();
       topology.start();
       balancer.start();
       reconciler.start();
@@ -352,6 +370,7 @@ export async function createNode(env: Env, config: NodeConfig): Promise<Node> {
       sweeper.stop();
       aclTimer?.cancel();
       clientsCron?.cancel();
+      evictor.stop();
       reconciler.stop();
       balancer.stop();
       topology.stop();

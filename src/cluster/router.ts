@@ -31,6 +31,12 @@ export interface RouterOptions {
   retryMs: number;
   /** Leader of any group, hosted here or not (the topology's view); defaults to the host's. */
   leaderOf?: (groupId: GroupId) => NodeId;
+  /**
+   * Asked on the leader just before it proposes a write (maxmemory,
+   * commands/eviction.ts): refuse it with a reply, or let it go and be told
+   * when it is settled.
+   */
+  admitWrite?: (groupId: GroupId, args: Buffer[]) => { ok: false; reply: Reply } | { ok: true; settle: () => void };
 }
 
 /**
@@ -161,7 +167,9 @@ export class Router {
     groupId: GroupId, cmd: KeyedCommand, args: Buffer[], mode?: 'lease' | 'readIndex' | 'stale',
   ): Promise<{ kind: 'ok'; value: Reply } | HostError> {
     if (cmd.kind === 'write') {
-      const outcome = await this.host.propose(groupId, encodeOp(args));
+      const admission = this.host.isLeader(groupId) ? this.opts.admitWrite?.(groupId, args) : undefined;
+      if (admission && !admission.ok) return { kind: 'ok', value: admission.reply };
+      const outcome = await this.host.propose(groupId, encodeOp(args)).finally(() => admission?.settle());
       if (outcome.kind !== 'ok') return outcome;
       return { kind: 'ok', value: outcome.value as Reply };
     }

@@ -1,7 +1,7 @@
 import { EntryType, type GroupId, type SnapshotMeta } from '../raft/types.js';
 import type { ApplyWork, HostStateMachine } from '../host/host.js';
 import { decodeEntryBatch } from '../host/entry-batch.js';
-import type { StateMachineStore, StoredValue } from '../storage/types.js';
+import { ValueType, type StateMachineStore, type StoredValue } from '../storage/types.js';
 import { errorReply, type Reply } from '../resp/encoder.js';
 import { errUnknownCommand } from '../resp/replies.js';
 import { OverlayKeyspace, type KeyspaceReader, type WriteContext } from './keyspace.js';
@@ -9,6 +9,8 @@ import { decodeOp } from './op-codec.js';
 import type { KeyedCommand } from './spec.js';
 import { ExpiryIndex } from './expiry-index.js';
 import { TombstoneIndex } from './tombstones.js';
+import { GroupKeyStats, touchStat } from './key-stats.js';
+import { SeededRandom } from '../env/random.js';
 
 /** Runs one write command, turning a thrown bug into the same error reply on every replica. */
 export function applyCommand(cmd: KeyedCommand | undefined, ctx: WriteContext, args: Buffer[]): Reply | Promise<Reply> {
@@ -33,11 +35,18 @@ export class KvStateMachine implements HostStateMachine {
   private readonly keyCounts = new Map<GroupId, number>();
   private readonly expiries = new Map<GroupId, ExpiryIndex>();
   private readonly tombstones = new Map<GroupId, TombstoneIndex>();
+  private readonly sizes = new Map<GroupId, GroupKeyStats>();
 
+  /** `random` drives only the in-memory LFU counters (key-stats.ts), never applied data. */
   constructor(
     private readonly store: StateMachineStore,
     private readonly commands: ReadonlyMap<string, KeyedCommand>,
+    private readonly random: () => number = ((r) => () => r.next())(new SeededRandom(1)),
+    private readonly clockMs: () => number = () => 0,
   ) {}
+
+  /** Keys deleted by evictions this node applied (INFO stats evicted_keys). */
+  readonly counters = { evictedKeys: 0 };
 
   /** Counts each group's keys (DBSIZE is then O(1)) and indexes their TTLs; call once after open. */
   async init(groupIds: GroupId[]): Promise<void> {
@@ -48,9 +57,17 @@ export class KvStateMachine implements HostStateMachine {
     let n = 0;
     const idx = this.expiryIndex(groupId);
     idx.clear();
+    const stats = this.keyStats(groupId);
+    stats.clear();
     for await (const [key, v] of this.store.scan(groupId)) {
       n++;
-      if (v.expireAtMs !== 0) idx.set(Buffer.from(key).toString('latin1'), v.expireAtMs);
+      const k = Buffer.from(key).toString('latin1');
+      if (v.expireAtMs !== 0) idx.set(k, v.expireAtMs);
+      // Access statistics are not persisted: every key starts as just accessed.
+      stats.put(k, key.length, v.value.length, v.expireAtMs, this.clockMs(), true);
+      if (v.type === ValueType.Hash) {
+        for await (const [f, fv] of this.store.fields(groupId, key)) stats.putField(k, key.length, f.length, fv.length, undefined, 0);
+      }
     }
     this.keyCounts.set(groupId, n);
     this.tombstoneIndex(groupId).load(await this.store.tombstones(groupId));
@@ -61,6 +78,24 @@ export class KvStateMachine implements HostStateMachine {
     let t = this.tombstones.get(groupId);
     if (!t) this.tombstones.set(groupId, (t = new TombstoneIndex()));
     return t;
+  }
+
+  /** Sizes and access statistics of a group's keys (used bytes, eviction, OBJECT, MEMORY USAGE). */
+  keyStats(groupId: GroupId): GroupKeyStats {
+    let s = this.sizes.get(groupId);
+    if (!s) this.sizes.set(groupId, (s = new GroupKeyStats(this.random)));
+    return s;
+  }
+
+  /** Bytes of the group's stored keys, as stored: the same on every replica at the same applied index. */
+  usedBytes(groupId: GroupId): number {
+    return this.sizes.get(groupId)?.usedBytes ?? 0;
+  }
+
+  /** Records a read of `key` served by this node (LRU/LFU statistics of this process only). */
+  touch(groupId: GroupId, key: Buffer, nowMs: number): void {
+    const s = this.sizes.get(groupId)?.get(key.toString('latin1'));
+    if (s) touchStat(s, nowMs, this.random);
   }
 
   keyCount(groupId: GroupId): number {
@@ -124,6 +159,21 @@ export class KvStateMachine implements HostStateMachine {
     };
   }
 
+  /**
+   * The reader a read command served by this node gets: each key it looks up
+   * counts as an access in this node's LRU/LFU statistics (key-stats.ts).
+   */
+  touchingReader(groupId: GroupId, nowMs: number): KeyspaceReader {
+    const reader = this.reader(groupId);
+    const getRaw = reader.getRaw;
+    reader.getRaw = (key) => {
+      const v = getRaw(key);
+      if (v !== undefined) this.touch(groupId, key, nowMs);
+      return v;
+    };
+    return reader;
+  }
+
   applied(groupId: GroupId): number {
     return this.store.applied(groupId);
   }
@@ -135,21 +185,33 @@ export class KvStateMachine implements HostStateMachine {
       let count = this.keyCount(groupId);
       const idx = this.expiryIndex(groupId);
       const tombs = this.tombstoneIndex(groupId);
+      const stats = this.keyStats(groupId);
+      let stampMs = 0;
       const ks = new OverlayKeyspace(this.reader(groupId), {
         put: (key, value: StoredValue, existed) => {
           if (!existed) count++;
-          idx.set(key.toString('latin1'), value.expireAtMs);
+          const k = key.toString('latin1');
+          idx.set(k, value.expireAtMs);
+          stats.put(k, key.length, value.value.length, value.expireAtMs, stampMs, !existed);
           tombs.drop(batch, groupId, key);
           batch.put(groupId, key, value, existed);
         },
         del: (key, existed, tombstone) => {
           if (existed) count--;
-          idx.delete(key.toString('latin1'));
+          const k = key.toString('latin1');
+          idx.delete(k);
+          stats.del(k);
           batch.del(groupId, key);
           if (tombstone !== undefined) tombs.put(batch, groupId, key, tombstone);
         },
-        putField: (key, field, value) => batch.putField(groupId, key, field, value),
-        delField: (key, field) => batch.delField(groupId, key, field),
+        putField: (key, field, value, old) => {
+          stats.putField(key.toString('latin1'), key.length, field.length, value.length, old?.length, stampMs);
+          batch.putField(groupId, key, field, value);
+        },
+        delField: (key, field, old) => {
+          stats.delField(key.toString('latin1'), key.length, field.length, old?.length);
+          batch.delField(groupId, key, field);
+        },
       });
       const perEntry: unknown[][] = [];
       for (const e of entries) {
@@ -159,11 +221,12 @@ export class KvStateMachine implements HostStateMachine {
         }
         const { timeMs, ops } = decodeEntryBatch(e.data);
         ks.at(e.index, timeMs);
+        stampMs = timeMs;
         const replies: Reply[] = [];
         for (const op of ops) {
           const args = decodeOp(op);
           const cmd = this.commands.get(args[0].toString('latin1').toLowerCase());
-          const r = applyCommand(cmd, { ks, nowMs: timeMs, revision: e.index }, args);
+          const r = applyCommand(cmd, { ks, nowMs: timeMs, revision: e.index, counters: this.counters }, args);
           // Most commands are synchronous; only those that list fields or keys wait on storage.
           replies.push(r instanceof Promise ? await r : r);
         }

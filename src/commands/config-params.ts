@@ -1,8 +1,9 @@
 /**
  * CONFIG GET / SET over the parameters raftis has. Settable: requirepass (never
  * shown by GET), maxclients, timeout, protected-mode, client-query-buffer-limit,
- * client-output-buffer-limit (docs/security.md). Reported with Redis's defaults and immutable here: save, appendonly,
- * databases, proto-max-bulk-len, maxmemory, maxmemory-policy. Unknown names
+ * client-output-buffer-limit (docs/security.md), maxmemory, maxmemory-policy,
+ * maxmemory-samples (docs/eviction.md). Reported with Redis's defaults and
+ * immutable here: save, appendonly, databases, proto-max-bulk-len. Unknown names
  * behave as in Redis 7.0: GET answers nothing for them, SET refuses them.
  * Values are per node: CONFIG SET is not replicated (as in Redis Cluster).
  */
@@ -35,13 +36,17 @@ function intRange(lo: bigint, hi: bigint) {
   };
 }
 
-/** Redis memtoull: a byte count with an optional unit (k=1000, kb=1024, m, mb, g, gb), or undefined. */
+/** Redis's memtoull: digits with an optional unit (b, k, kb, m, mb, g, gb; any case). */
 export function parseMemory(v: string): number | undefined {
   const m = /^(\d+)(b|k|kb|m|mb|g|gb)?$/i.exec(v);
   if (!m) return undefined;
-  const mul: Record<string, number> = { b: 1, k: 1e3, kb: 1024, m: 1e6, mb: 1024 ** 2, g: 1e9, gb: 1024 ** 3 };
-  return Number(m[1]) * mul[(m[2] ?? 'b').toLowerCase()];
+  const unit = (m[2] ?? 'b').toLowerCase();
+  const mult: Record<string, number> = { b: 1, k: 1000, kb: 1024, m: 1000 ** 2, mb: 1024 ** 2, g: 1000 ** 3, gb: 1024 ** 3 };
+  const n = Number(m[1]) * mult[unit];
+  return Number.isSafeInteger(n) ? n : undefined;
 }
+
+const MAXMEMORY_POLICIES = ['volatile-lru', 'volatile-lfu', 'volatile-random', 'volatile-ttl', 'allkeys-lru', 'allkeys-lfu', 'allkeys-random', 'noeviction'];
 
 const OBL_CLASSES = ['normal', 'slave', 'pubsub'];
 
@@ -73,7 +78,7 @@ export class RuntimeConfig {
   private readonly params = new Map<string, Param>();
   private readonly hooks: ConfigSetHook[] = [];
 
-  constructor(initial: { maxClients: number; requirepass?: string; protectedMode?: boolean }) {
+  constructor(initial: { maxClients: number; requirepass?: string; protectedMode?: boolean; maxmemory?: number; maxmemoryPolicy?: string; maxmemorySamples?: number }) {
     this.params.set('requirepass', { value: initial.requirepass ?? '', set: (v) => ({ ok: v }) });
     this.params.set('maxclients', { value: String(initial.maxClients), set: intRange(1n, 4294967295n) });
     this.params.set('timeout', { value: '0', set: intRange(0n, 2147483647n) });
@@ -97,8 +102,20 @@ export class RuntimeConfig {
     this.params.set('appendonly', { value: 'no' });
     this.params.set('databases', { value: '1' });
     this.params.set('proto-max-bulk-len', { value: '536870912' });
-    this.params.set('maxmemory', { value: '0' });
-    this.params.set('maxmemory-policy', { value: 'noeviction' });
+    this.params.set('maxmemory', {
+      value: String(initial.maxmemory ?? 0),
+      set: (v) => {
+        const n = parseMemory(v);
+        return n === undefined ? { error: 'argument must be a memory value' } : { ok: String(n) };
+      },
+    });
+    this.params.set('maxmemory-policy', {
+      value: initial.maxmemoryPolicy ?? 'noeviction',
+      set: (v) => MAXMEMORY_POLICIES.includes(v.toLowerCase())
+        ? { ok: v.toLowerCase() }
+        : { error: `argument(s) must be one of the following: ${MAXMEMORY_POLICIES.join(', ')}` },
+    });
+    this.params.set('maxmemory-samples', { value: String(initial.maxmemorySamples ?? 5), set: intRange(1n, 2147483647n) });
   }
 
   /** Adds (or replaces) a parameter; used by the layers that own one (TLS, for instance). */

@@ -12,6 +12,14 @@ const int = (name: string, extra: Partial<ArgumentDoc> = {}): ArgumentDoc => ({ 
 const token = (name: string, t: string): ArgumentDoc => ({ name, type: 'pure-token', token: t });
 
 export const COMMAND_DOCS: Record<string, CommandDocs> = {
+  object: { summary: 'A container for object introspection commands', since: '2.2.3', group: 'generic', complexity: 'Depends on subcommand.' },
+  'object|freq': { summary: 'Get the logarithmic access frequency counter of a Redis object', since: '4.0.0', group: 'generic', complexity: 'O(1)', arguments: [key()] },
+  'object|idletime': { summary: 'Get the time since a Redis object was last accessed', since: '2.2.3', group: 'generic', complexity: 'O(1)', arguments: [key()] },
+  memory: { summary: 'A container for memory diagnostics commands', since: '4.0.0', group: 'server', complexity: 'Depends on subcommand.' },
+  'memory|usage': {
+    summary: 'Estimate the memory usage of a key (raftis: the bytes its records take as stored)', since: '4.0.0', group: 'server',
+    complexity: 'O(1)', arguments: [key(), int('count', { token: 'SAMPLES', flags: ['optional'] })],
+  },
   get: { summary: 'Get the value of a key', since: '1.0.0', group: 'string', complexity: 'O(1)', arguments: [key()] },
   set: {
     summary: 'Set the string value of a key', since: '1.0.0', group: 'string', complexity: 'O(1)',
@@ -206,5 +214,8 @@ export const SUBCOMMAND_SPECS: Record<string, Partial<Omit<CommandSpec, 'name'>>
   'acl|whoami': { arity: 2, flags: ['noscript', 'loading', 'stale'] },
   'acl|cat': { arity: -2, flags: ['noscript', 'loading', 'stale'] },
   'acl|log': { arity: -2, flags: ['admin', 'noscript', 'loading', 'stale'] },
+  'object|freq': { arity: 3, flags: ['readonly'], keyStart: 2, keyStop: 2, keyStep: 1 },
+  'object|idletime': { arity: 3, flags: ['readonly'], keyStart: 2, keyStop: 2, keyStep: 1 },
+  'memory|usage': { arity: -3, flags: ['readonly'], keyStart: 2, keyStop: 2, keyStep: 1 },
   ...CLUSTER_SUBCOMMAND_SPECS,
 };

@@ -46,6 +46,19 @@ export class ExpiryIndex {
     return out;
   }
 
+  /**
+   * Up to `max` keys with the soonest expiry (expired or not), removed from
+   * the heap like takeExpired (put back with `retry`): volatile-ttl eviction.
+   */
+  takeSoonest(max: number): string[] {
+    const out: string[] = [];
+    while (out.length < max && this.heap.length > 0) {
+      const [t, key] = this.pop();
+      if (this.at.get(key) === t) out.push(key);
+    }
+    return out;
+  }
+
   /** Puts back keys whose deletion was not proposed (e.g. leadership moved). */
   retry(keys: string[]): void {
     for (const k of keys) {

@@ -46,6 +46,8 @@ export interface ReadContext {
   ks: KeyspaceReader;
   /** Time used to judge expiry. */
   nowMs: number;
+  /** The group the read runs on (set by the node's read view; OBJECT and MEMORY USAGE need it). */
+  groupId?: number;
 }
 
 /** What a write command sees while it is applied from a committed entry. */
@@ -55,6 +57,8 @@ export interface WriteContext {
   nowMs: number;
   /** Index of the entry: the revision of every key it changes. */
   revision: number;
+  /** Node-local counters of applied background deletions (INFO stats); never read back by apply. */
+  counters?: { evictedKeys: number };
 }
 
 /** The live value of a key, or undefined if absent or expired at `nowMs`. */
@@ -128,8 +132,9 @@ export interface OverlaySink {
   put(key: Buffer, value: StoredValue, existed: boolean): void;
   /** `tombstone`: the revision of the deletion when the key existed (see tombstones.ts). */
   del(key: Buffer, existed: boolean, tombstone: number | undefined): void;
-  putField(key: Buffer, field: Buffer, value: Buffer): void;
-  delField(key: Buffer, field: Buffer): void;
+  /** `old`: the field's value before this write, if it had one. */
+  putField(key: Buffer, field: Buffer, value: Buffer, old: Buffer | undefined): void;
+  delField(key: Buffer, field: Buffer, old: Buffer | undefined): void;
 }
 
 /**
@@ -201,13 +206,15 @@ export class OverlayKeyspace implements KeyspaceWriter {
   }
 
   putField(key: Buffer, field: Buffer, value: Buffer): void {
+    const old = this.getField(key, field);
     this.fieldOverlay(key).fields.set(id(field), value);
-    this.sink.putField(key, field, value);
+    this.sink.putField(key, field, value, old);
   }
 
   delField(key: Buffer, field: Buffer): void {
+    const old = this.getField(key, field);
     this.fieldOverlay(key).fields.set(id(field), null);
-    this.sink.delField(key, field);
+    this.sink.delField(key, field, old);
   }
 
   async fields(key: Buffer): Promise<Array<[Buffer, Buffer]>> {

@@ -32,6 +32,8 @@ export interface ServerInfo {
   config: RuntimeConfig;
   /** ACL users and counters. */
   acl: AclService;
+  /** Bytes of data stored in this node's data groups and keys evicted (docs/eviction.md); absent: process memory. */
+  memory?: () => { usedBytes: number; evictedKeys: number };
   /** Per-command counters (INFO commandstats), by command name (`container|sub` for subcommands). */
   commandStats(): ReadonlyMap<string, { calls: number; usec: number; failedCalls: number; rejectedCalls: number }>;
 }
@@ -277,6 +279,7 @@ export function renderInfo(info: ServerInfo, wanted: string[]): string {
       ['acl_access_denied_cmd', info.acl.stats.deniedCmd],
       ['acl_access_denied_key', info.acl.stats.deniedKey],
       ['acl_access_denied_channel', info.acl.stats.deniedChannel],
+      ['evicted_keys', info.memory?.().evictedKeys ?? 0],
     ]],
   ];
   const commandstats: [string, Array<[string, string | number]>] = ['commandstats', [...info.commandStats()]
@@ -304,10 +307,14 @@ function humanBytes(n: number): string {
   return i === 0 ? `${n}B` : `${v.toFixed(2)}${units[i]}`;
 }
 
-/** INFO memory: the process's memory (raftis's data lives in LevelDB, on disk). */
+/**
+ * INFO memory. used_memory is the figure maxmemory limits: the bytes of the
+ * data this node stores (docs/eviction.md); the process's own memory is in
+ * used_memory_rss and raftis_process_heap.
+ */
 function memoryLines(info: ServerInfo): Array<[string, string | number]> {
   const m = process.memoryUsage();
-  const used = m.heapUsed + m.external;
+  const used = info.memory ? info.memory().usedBytes : m.heapUsed + m.external;
   const maxmemory = Number(info.config.get('maxmemory') ?? '0');
   return [
     ['used_memory', used],
@@ -316,10 +323,13 @@ function memoryLines(info: ServerInfo): Array<[string, string | number]> {
     ['used_memory_rss_human', humanBytes(m.rss)],
     ['used_memory_peak', used],
     ['used_memory_peak_human', humanBytes(used)],
+    ['used_memory_dataset', used],
+    ['raftis_process_heap', m.heapUsed + m.external],
     ['total_system_memory', 0],
     ['maxmemory', maxmemory],
     ['maxmemory_human', humanBytes(maxmemory)],
     ['maxmemory_policy', info.config.get('maxmemory-policy') ?? 'noeviction'],
+    ['maxmemory_samples', info.config.get('maxmemory-samples') ?? 5],
     ['mem_allocator', 'v8'],
   ];
 }
