@@ -30,6 +30,8 @@ import { Placement as PlacementClass, META_GROUP } from './cluster/placement.js'
 import { Reconciler } from './cluster/reconciler.js';
 import { ADMIN_REQUEST, MembershipAdmin } from './cluster/membership-admin.js';
 import { placementCommand, PLACEMENT_KEY, PLACEMENT_OP, readPlacement } from './cluster/meta.js';
+import type { ClockControl } from './env/real.js';
+import { faultCommand } from './fault/fault-hook.js';
 
 export const VERSION = '7.0.15';
 
@@ -56,12 +58,17 @@ export function stateMachineCommands(): { all: Map<string, KeyedCommand>; intern
   return { all, internal };
 }
 
+export interface NodeOptions {
+  /** Test-only: registers RAFTIS.FAULT over this clock (RAFTIS_FAULT_INJECTION=1, docs/fault-injection.md). */
+  faultClock?: ClockControl;
+}
+
 /**
  * Wires every layer of one node: storage, the multi-raft host, the peer
  * transport, routing and the RESP listener. The same call serves production
  * (real Env) and tests.
  */
-export async function createNode(env: Env, config: NodeConfig): Promise<Node> {
+export async function createNode(env: Env, config: NodeConfig, options: NodeOptions = {}): Promise<Node> {
   const log = env.logger;
   mkdirSync(config.dataDir, { recursive: true });
   const logStore: LogStore = new SegmentedLogStore(join(config.dataDir, 'log'));
@@ -183,7 +190,18 @@ export async function createNode(env: Env, config: NodeConfig): Promise<Node> {
 
   const startedAtMs = env.clock.nowMs();
   let server: RespServer | null = null;
-  const registry = buildRegistry(commands, new Map([...SERVER_COMMANDS, ...clusterCommands.commands()]));
+  const serverCommands = new Map([...SERVER_COMMANDS, ...clusterCommands.commands()]);
+  if (options.faultClock) {
+    log.warn({}, 'fault injection is on (RAFTIS_FAULT_INJECTION=1): RAFTIS.FAULT is available; for tests only');
+    serverCommands.set('raftis.fault', faultCommand({
+      clock: options.faultClock,
+      driftBoundMs: config.leaseDriftTicks * config.tickMs,
+      setLinkFilter: (filter) => transport.setLinkFilter(filter),
+      store: smStore,
+      hostsGroup: (groupId) => host.raft(groupId) !== undefined,
+    }));
+  }
+  const registry = buildRegistry(commands, serverCommands);
   const info: ServerInfo = {
     version: VERSION,
     nodeId: config.nodeId,

@@ -33,3 +33,75 @@ export function createRealEnv(logger: EnvLogger, seed?: number): Env {
     logger,
   };
 }
+
+/**
+ * Test-only control of a node's clock (docs/fault-injection.md): a forward jump advances the
+ * wall and monotonic clocks at once, fires every `after` timer that falls due within the jump
+ * and runs each `every` timer as many times as its period fits in the jump (a node whose clock
+ * leaps runs its missed ticks at once); a backward jump moves only the wall clock, since the
+ * monotonic clock never goes back. Exists only in an Env made by `createFaultableRealEnv`.
+ */
+export interface ClockControl {
+  /** Jumps the clock by `ms` (positive: forward). */
+  jump(ms: number): void;
+  /** The total wall-clock offset from real time, in ms. */
+  wallOffsetMs(): number;
+}
+
+/** Timer callbacks run at most this many times for one jump (a guard, far above any bound in use). */
+const JUMP_CATCH_UP_MAX = 1000;
+
+/** A real Env whose clock tests can jump (RAFTIS_FAULT_INJECTION=1 only; see src/fault/). */
+export function createFaultableRealEnv(logger: EnvLogger, seed?: number): { env: Env; clock: ClockControl } {
+  let wallOffsetMs = 0;
+  let monoOffsetMs = 0;
+  const clock: Clock = {
+    nowMs: () => Date.now() + wallOffsetMs,
+    monotonicMs: () => performance.now() + monoOffsetMs,
+  };
+  const pendingAfter = new Set<{ dueMs: number; fire: () => void }>();
+  const intervals = new Set<{ ms: number; fn: () => void }>();
+  const timers: Timers = {
+    after(ms, fn) {
+      let fired = false;
+      const entry = {
+        dueMs: clock.monotonicMs() + ms,
+        fire: () => {
+          if (fired) return;
+          fired = true;
+          pendingAfter.delete(entry);
+          clearTimeout(t);
+          fn();
+        },
+      };
+      const t = setTimeout(entry.fire, ms);
+      pendingAfter.add(entry);
+      return { cancel: () => { fired = true; clearTimeout(t); pendingAfter.delete(entry); } };
+    },
+    every(ms, fn) {
+      const entry = { ms, fn };
+      const t = setInterval(fn, ms);
+      intervals.add(entry);
+      return { cancel: () => { clearInterval(t); intervals.delete(entry); } };
+    },
+    soon: realTimers.soon,
+  };
+  const control: ClockControl = {
+    jump(ms) {
+      wallOffsetMs += ms;
+      if (ms <= 0) return;
+      monoOffsetMs += ms;
+      const now = clock.monotonicMs();
+      for (const entry of [...pendingAfter]) if (entry.dueMs <= now) setImmediate(entry.fire);
+      for (const entry of [...intervals]) {
+        const times = Math.min(JUMP_CATCH_UP_MAX, Math.floor(ms / entry.ms));
+        for (let i = 0; i < times; i++) setImmediate(() => { if (intervals.has(entry)) entry.fn(); });
+      }
+    },
+    wallOffsetMs: () => wallOffsetMs,
+  };
+  return {
+    env: { clock, timers, random: new SeededRandom(seed ?? randomInt(0, 2 ** 32 - 1)), logger },
+    clock: control,
+  };
+}
