@@ -13,6 +13,8 @@ import { MAIN_JS, planLocalCluster } from '../../src/launcher.js';
 export interface ClusterOptions {
   nodes?: number;
   extra?: string[];
+  /** Extra environment variables for the node processes (e.g. RAFTIS_FAULT_INJECTION=1). */
+  env?: Record<string, string>;
 }
 
 export class TestCluster {
@@ -67,7 +69,9 @@ export class TestCluster {
 
   startNode(nodeId: number): void {
     const log = createWriteStream(join(this.dataDir, `node-${nodeId}.log`), { flags: 'a' });
-    const child = spawn(process.execPath, [MAIN_JS, ...this.args.get(nodeId)!], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [MAIN_JS, ...this.args.get(nodeId)!], {
+      stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...this.opts.env },
+    });
     child.stdout!.pipe(log);
     child.stderr!.pipe(log);
     this.procs.set(nodeId, child);
@@ -125,6 +129,16 @@ export class TestCluster {
     return 0;
   }
 
+  /** True while the node's process is running (started and not killed). */
+  isRunning(nodeId: number): boolean {
+    return this.procs.has(nodeId);
+  }
+
+  /** Sends a signal that does not end the process (SIGSTOP, SIGCONT). */
+  signal(nodeId: number, signal: NodeJS.Signals): void {
+    this.procs.get(nodeId)?.kill(signal);
+  }
+
   /** Resolves with the node process's exit code once it exits. */
   exitCode(nodeId: number): Promise<number | null> {
     const p = this.procs.get(nodeId);
@@ -144,9 +158,10 @@ export class TestCluster {
     });
   }
 
-  async stop(): Promise<void> {
+  /** Stops every node; the data directory (with the node logs) stays when `keepData` or RAFTIS_KEEP_DATA. */
+  async stop(keepData = false): Promise<void> {
     for (const c of this.clients) c.disconnect();
     await Promise.all(this.nodeIds().map((id) => this.kill(id, 'SIGTERM')));
-    if (!process.env.RAFTIS_KEEP_DATA) rmSync(this.dataDir, { recursive: true, force: true });
+    if (!keepData && !process.env.RAFTIS_KEEP_DATA) rmSync(this.dataDir, { recursive: true, force: true });
   }
 }
