@@ -1,6 +1,7 @@
 /**
  * The long fault runner: `npm run fault -- --seed N --duration 60 [--nodes 5] [--runs K]
- * [--faults kill-one,pause,...]`. Each run prints its seed; a failing run keeps its folder
+ * [--faults kill-one,pause,...] [--stale-reads]`. --stale-reads makes the clients read with CLIENT
+ * CONSISTENCY STALE, which is not linearizable: a check that the checkers catch it. Each run prints its seed; a failing run keeps its folder
  * and the process exits non-zero.
  */
 import { FAULTS } from './faults.js';
@@ -23,7 +24,7 @@ async function main(): Promise<void> {
     const seed = seed0 + r;
     console.log(`== fault run seed ${seed}, ${durationS} s, ${nodes} nodes`);
     const res = await runFaultRun({
-      seed, durationMs: durationS * 1000, nodes, groups: nodes === 3 ? 4 : 6, faults,
+      seed, durationMs: durationS * 1000, nodes, groups: nodes === 3 ? 4 : 6, faults, staleReads: process.argv.includes('--stale-reads'),
       log: (l) => console.log(`  ${l}`),
     });
     totals = { cycles: totals.cycles + res.cycles, ops: totals.ops + res.checkedOps, failed: totals.failed + (res.failures.length > 0 ? 1 : 0) };

@@ -15,7 +15,8 @@ export interface FaultContext {
 
 export type Fault = (ctx: FaultContext) => Promise<void>;
 
-function shuffle<T>(random: SeededRandom, items: T[]): T[] {
+/** A copy of `items` in an order drawn from `random`. */
+export function shuffle<T>(random: SeededRandom, items: T[]): T[] {
   const out = [...items];
   for (let i = out.length - 1; i > 0; i--) {
     const j = random.int(0, i);

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { SeededRandom } from '../../src/env/random.js';
 import { checkHistory, describeOps, type HistoryOp } from './checker.js';
-import { FAULTS } from './faults.js';
+import { FAULTS, shuffle } from './faults.js';
 import { FaultCluster, sleep } from './harness.js';
 import { Client, COUNTER_KEYS, REGISTER_KEYS, type WorkloadStats } from './workload.js';
 
@@ -22,6 +22,10 @@ export interface RunOptions {
   clients?: number;
   /** Fault names to draw from (default: all of FAULTS). */
   faults?: string[];
+  /** Run each of `faults` exactly once, in an order shuffled by the seed, instead of drawing until `durationMs`. */
+  eachOnce?: boolean;
+  /** Harness self-check: clients read with CLIENT CONSISTENCY STALE (not linearizable), so the run should fail. */
+  staleReads?: boolean;
   /** Progress lines (default: none). */
   log?: (line: string) => void;
 }
@@ -67,16 +71,17 @@ export async function runFaultRun(opts: RunOptions): Promise<RunResult> {
     note(`cluster of ${nodes} nodes up in ${cluster.dataDir}`);
     const clientRandom = random.fork('clients');
     for (let i = 0; i < (opts.clients ?? 6); i++) {
-      clients.push(new Client(i + 1, clientRandom.fork(`client-${i}`), () => cluster.nodeIds(), (id) => cluster.port(id), history, stats));
+      clients.push(new Client(i + 1, clientRandom.fork(`client-${i}`), () => cluster.nodeIds(), (id) => cluster.port(id), history, stats, opts.staleReads));
     }
     let stopLoad = false;
     const loops = clients.map((c) => c.run(() => stopLoad));
     const faultRandom = random.fork('faults');
     const ctx = { cluster, random: faultRandom, note };
     const end = performance.now() + opts.durationMs;
-    while (performance.now() < end) {
+    const queue = opts.eachOnce ? shuffle(faultRandom, faultNames) : null;
+    while (queue ? queue.length > 0 : performance.now() < end) {
       await sleep(faultRandom.int(200, 800));
-      const name = faultRandom.pick(faultNames);
+      const name = queue ? queue.shift()! : faultRandom.pick(faultNames);
       await FAULTS[name]!(ctx);
       cycles++;
     }

@@ -44,6 +44,8 @@ export class Client {
     private readonly port: (nodeId: number) => number,
     readonly history: HistoryOp[],
     readonly stats: WorkloadStats,
+    /** Harness self-check only: read with CLIENT CONSISTENCY STALE, which the checker must catch. */
+    private readonly staleReads = false,
   ) {}
 
   private connect(): Redis {
@@ -72,6 +74,7 @@ export class Client {
     try {
       if (c.status === 'wait') await c.connect();
       else throw new Error('not connected');
+      if (this.staleReads) await c.call('CLIENT', 'CONSISTENCY', 'STALE');
       return c;
     } catch {
       this.reset();
