@@ -205,3 +205,26 @@ export function describeOps(ops: readonly HistoryOp[], linesMax = 80): string {
   if (sorted.length > linesMax) lines.push(`  ... ${sorted.length - linesMax} more`);
   return lines.join('\n');
 }
+
+/**
+ * Narrows a violation down to its first unexplainable read: with every other operation kept,
+ * leaving reads out keeps a history linearizable, so a binary search over the reads (by
+ * invocation) finds the first that cannot be explained. Returns it and the operations that
+ * overlap a window before it; null when the violation needs no read.
+ */
+export function explainViolation(ops: readonly HistoryOp[], windowMs = 500): { read: HistoryOp; nearby: HistoryOp[] } | null {
+  const others = ops.filter((op) => op.kind !== 'read');
+  const reads = ops.filter((op) => op.kind === 'read').sort((a, b) => a.invokeMs - b.invokeMs);
+  const bad = (k: number): boolean => checkKey([...others, ...reads.slice(0, k)], 500_000) === 'violation';
+  if (bad(0) || !bad(reads.length)) return null;
+  let lo = 0;
+  let hi = reads.length;
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >> 1;
+    if (bad(mid)) hi = mid;
+    else lo = mid;
+  }
+  const read = reads[hi - 1]!;
+  const from = read.invokeMs - windowMs;
+  return { read, nearby: ops.filter((op) => op.completeMs >= from && op.invokeMs <= read.completeMs) };
+}

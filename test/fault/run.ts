@@ -9,7 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { SeededRandom } from '../../src/env/random.js';
-import { checkHistory, describeOps, type HistoryOp } from './checker.js';
+import { checkHistory, describeOps, explainViolation, type HistoryOp } from './checker.js';
 import { FAULTS, shuffle } from './faults.js';
 import { FaultCluster, sleep } from './harness.js';
 import { Client, COUNTER_KEYS, REGISTER_KEYS, type WorkloadStats } from './workload.js';
@@ -116,7 +116,10 @@ export async function runFaultRun(opts: RunOptions): Promise<RunResult> {
     // Linearizability, per key.
     const verdict = checkHistory(history);
     if (verdict.kind === 'violation') {
-      failures.push(`history of ${verdict.key} is not linearizable:\n${describeOps(verdict.ops, 400)}`);
+      const why = explainViolation(verdict.ops);
+      failures.push(`history of ${verdict.key} (${verdict.ops.length} ops) is not linearizable` + (why
+        ? `: no order explains the read at ${why.read.invokeMs.toFixed(1)} (${why.read.label}); the operations around it:\n${describeOps(why.nearby, 200)}`
+        : `:\n${describeOps(verdict.ops, 400)}`));
     } else if (verdict.kind === 'unknown') {
       failures.push(`history of ${verdict.key}: checker search bound reached (${verdict.ops.length} ops)`);
     }
