@@ -141,4 +141,11 @@ export const FAULTS: Record<string, Fault> = {
     ctx.note(`  -> ${String(reply)}`);
     await sleep(ctx.random.int(500, 2000));
   },
+  combo: async (ctx) => {
+    // Two faults at once (a kill during a partition, a pause during a leadership transfer...).
+    const names = Object.keys(FAULTS).filter((n) => n !== 'combo');
+    const [a, b] = [ctx.random.pick(names), ctx.random.pick(names)];
+    ctx.note(`combo: ${a} + ${b}`);
+    await Promise.all([FAULTS[a]!(ctx), sleep(ctx.random.int(0, 500)).then(() => FAULTS[b]!(ctx))]);
+  },
 };

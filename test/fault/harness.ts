@@ -44,7 +44,9 @@ export class FaultCluster {
     this.cluster = new TestCluster({
       nodes: opts.nodes,
       env: { RAFTIS_FAULT_INJECTION: '1' },
-      extra: ['--groups', String(opts.groups), '--request-timeout-ms', '2000', '--gossip-ms', '100', ...(opts.extra ?? [])],
+      // Compaction after 200 entries, so restarted and cut-off replicas catch up by snapshot too.
+      extra: ['--groups', String(opts.groups), '--request-timeout-ms', '2000', '--gossip-ms', '100', '--compact-entries', '200',
+        ...(opts.extra ?? [])],
     });
   }
 
