@@ -11,6 +11,12 @@ export interface FaultContext {
   random: SeededRandom;
   /** Appends a line to the run's fault log. */
   note(line: string): void;
+  /**
+   * Opens a recorded connection to a node (before the node is paused); `read()` then sends a
+   * GET of every key at once, recorded with its invocation time, completing whenever the node
+   * answers. This is how a read can be invoked while its node stands still.
+   */
+  probe(nodeId: number): Promise<{ read(): void; close(): void }>;
 }
 
 export type Fault = (ctx: FaultContext) => Promise<void>;
@@ -71,9 +77,32 @@ export const FAULTS: Record<string, Fault> = {
     // Longer than the election timeout, so the others elect new leaders meanwhile.
     const ms = ctx.random.int(ctx.cluster.electionMs * 2, ctx.cluster.electionMs * 10);
     ctx.note(`SIGSTOP node ${target} for ${ms} ms`);
+    const probe = await ctx.probe(target);
     ctx.cluster.pause(target);
-    await sleep(ms);
+    await sleep(ms * 0.8);
+    probe.read();
+    await sleep(ms * 0.2);
     ctx.cluster.resume(target);
+    setTimeout(() => probe.close(), 4000);
+  },
+  'pause-isolated-leader': async (ctx) => {
+    // A leader is cut off and then paused past the election timeout; it resumes still cut off.
+    // The others elect a new leader and take writes meanwhile, so the old one must not serve
+    // reads from a lease that ran out while its process stood still.
+    const { groupId, leader } = await someLeader(ctx);
+    const others = ctx.cluster.nodeIds().filter((id) => id !== leader);
+    const ms = ctx.random.int(ctx.cluster.electionMs * 3, ctx.cluster.electionMs * 8);
+    ctx.note(`isolate node ${leader} (leader of group ${groupId}), SIGSTOP it for ${ms} ms, resume it still isolated`);
+    const probe = await ctx.probe(leader);
+    await ctx.cluster.dropLinks(cut([leader], others));
+    ctx.cluster.pause(leader);
+    await sleep(ms * 0.8);
+    probe.read();
+    await sleep(ms * 0.2);
+    ctx.cluster.resume(leader);
+    setTimeout(() => probe.close(), 4000);
+    await sleep(ctx.random.int(300, 1000));
+    await ctx.cluster.heal();
   },
   'partition-halves': (ctx) => {
     const ids = shuffle(ctx.random, ctx.cluster.nodeIds());

@@ -103,7 +103,9 @@ function chunks(rng: SeededRandom, input: Buffer): Buffer[] {
   return out;
 }
 
+/** Heap in use, after a full collection when node runs with --expose-gc (npm run fuzz does). */
 function heapMb(): number {
+  (globalThis as { gc?: () => void }).gc?.();
   return process.memoryUsage().heapUsed / 1024 / 1024;
 }
 

@@ -84,7 +84,15 @@ export class FaultCluster {
   async tryCall(nodeId: number, ...args: Array<string | number>): Promise<unknown> {
     if (!this.cluster.isRunning(nodeId) || this.paused.has(nodeId)) return undefined;
     try {
-      return await this.admin(nodeId).call(String(args[0]), ...args.slice(1).map(String));
+      const c = this.admin(nodeId);
+      if (c.status !== 'ready') {
+        // A fresh or reconnecting connection: wait for it rather than fail at once (no offline queue).
+        await new Promise<void>((resolve, reject) => {
+          const t = setTimeout(() => reject(new Error('not ready')), 1500);
+          c.once('ready', () => { clearTimeout(t); resolve(); });
+        });
+      }
+      return await c.call(String(args[0]), ...args.slice(1).map(String));
     } catch {
       return undefined;
     }

@@ -8,6 +8,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { Redis } from 'ioredis';
 import { SeededRandom } from '../../src/env/random.js';
 import { checkHistory, describeOps, explainViolation, type HistoryOp } from './checker.js';
 import { FAULTS, shuffle } from './faults.js';
@@ -76,7 +77,28 @@ export async function runFaultRun(opts: RunOptions): Promise<RunResult> {
     let stopLoad = false;
     const loops = clients.map((c) => c.run(() => stopLoad));
     const faultRandom = random.fork('faults');
-    const ctx = { cluster, random: faultRandom, note };
+    const probe = async (nodeId: number) => {
+      const conn = new Redis({
+        port: cluster.port(nodeId), host: '127.0.0.1', maxRetriesPerRequest: 0, enableOfflineQueue: false,
+        autoResendUnfulfilledCommands: false, commandTimeout: 5000, retryStrategy: () => null, lazyConnect: true,
+      });
+      conn.on('error', () => {});
+      const ready = await conn.connect().then(() => true, () => false);
+      return {
+        read: () => {
+          if (!ready) return;
+          for (const key of [...REGISTER_KEYS, ...COUNTER_KEYS]) {
+            const invokeMs = performance.now();
+            conn.get(key).then((value) => {
+              stats.ok++;
+              history.push({ key, kind: 'read', value, invokeMs, completeMs: performance.now(), label: `probe n${nodeId} GET` });
+            }, () => { stats.readErrors++; });
+          }
+        },
+        close: () => conn.disconnect(),
+      };
+    };
+    const ctx = { cluster, random: faultRandom, note, probe };
     const end = performance.now() + opts.durationMs;
     const queue = opts.eachOnce ? shuffle(faultRandom, faultNames) : null;
     while (queue ? queue.length > 0 : performance.now() < end) {
