@@ -116,6 +116,8 @@ export class Host {
   private readonly groups = new Map<GroupId, GroupRuntime>();
   private readonly log: EnvLogger;
   private ticker: TimerHandle | null = null;
+  /** Monotonic time up to which ticks have been delivered (invariant: <= now). */
+  private tickedAtMs = 0;
   private cycleRunning = false;
   private cycleWanted = false;
   private cycleScheduled = false;
@@ -192,6 +194,7 @@ export class Host {
   }
 
   start(): void {
+    this.tickedAtMs = this.env.clock.monotonicMs();
     this.ticker = this.env.timers.every(this.opts.tickMs, () => this.tickAll());
   }
 
@@ -247,6 +250,9 @@ export class Host {
     const rt = this.groups.get(groupId);
     if (!rt) return Promise.resolve({ kind: 'noGroup' });
     if (this.stopped) return Promise.resolve({ kind: 'stopped' });
+    // After a pause the I/O that woke the process runs before the late tick timer: count the
+    // ticks owed first, or an expired lease would look valid (see tickAll).
+    if (mode === 'lease') this.catchUpTicks(0);
     if (mode === 'lease' && rt.role === Role.Leader && this.leaseReadable(rt)) {
       return Promise.resolve({ kind: 'ok', value: undefined });
     }
@@ -268,8 +274,27 @@ export class Host {
   }
 
   private tickAll(): void {
-    if (this.stopped) return;
-    for (const rt of this.groups.values()) rt.node.tick();
+    this.catchUpTicks(1);
+  }
+
+  /**
+   * Delivers the ticks owed since the last one (at least `atLeast`). Leases are counted in ticks
+   * (raft.ts), so ticks must keep up with real time: setInterval runs a late timer once, not once
+   * per missed period, so a paused or starved process (SIGSTOP, a long GC, a blocked event loop)
+   * used to lose those ticks, and a leader that resumed believed in a lease that had run out
+   * while the others elected a new leader and took writes (a stale read; fault test seed in
+   * test/fault/regressions.txt). Invariant after a call: ticks delivered * tickMs >= elapsed - tickMs.
+   */
+  private catchUpTicks(atLeast: 0 | 1): void {
+    if (this.stopped || this.ticker === null) return;
+    const now = this.env.clock.monotonicMs();
+    const owed = Math.floor((now - this.tickedAtMs) / this.opts.tickMs);
+    const ticks = Math.max(atLeast, owed);
+    if (ticks <= 0) return;
+    this.tickedAtMs = Math.min(this.tickedAtMs + ticks * this.opts.tickMs, now);
+    // Enough to expire any lease and election timeout ([e, 2e) ticks); more would change nothing.
+    const deliver = Math.min(ticks, 4 * this.opts.electionTicks);
+    for (let i = 0; i < deliver; i++) for (const rt of this.groups.values()) rt.node.tick();
     this.kick();
   }
 
