@@ -36,10 +36,11 @@ export function createRealEnv(logger: EnvLogger, seed?: number): Env {
 
 /**
  * Test-only control of a node's clock (docs/fault-injection.md): a forward jump advances the
- * wall and monotonic clocks at once, fires every `after` timer that falls due within the jump
- * and runs each `every` timer as many times as its period fits in the jump (a node whose clock
- * leaps runs its missed ticks at once); a backward jump moves only the wall clock, since the
- * monotonic clock never goes back. Exists only in an Env made by `createFaultableRealEnv`.
+ * wall and monotonic clocks at once and fires every `after` timer that falls due within the
+ * jump; `every` timers keep their rhythm, as a late setInterval does, and their users that
+ * count elapsed time (the host's ticks) catch up from the monotonic clock. A backward jump
+ * moves only the wall clock, since the monotonic clock never goes back. Exists only in an Env
+ * made by `createFaultableRealEnv`.
  */
 export interface ClockControl {
   /** Jumps the clock by `ms` (positive: forward). */
@@ -47,9 +48,6 @@ export interface ClockControl {
   /** The total wall-clock offset from real time, in ms. */
   wallOffsetMs(): number;
 }
-
-/** Timer callbacks run at most this many times for one jump (a guard, far above any bound in use). */
-const JUMP_CATCH_UP_MAX = 1000;
 
 /** A real Env whose clock tests can jump (RAFTIS_FAULT_INJECTION=1 only; see src/fault/). */
 export function createFaultableRealEnv(logger: EnvLogger, seed?: number): { env: Env; clock: ClockControl } {
@@ -60,7 +58,6 @@ export function createFaultableRealEnv(logger: EnvLogger, seed?: number): { env:
     monotonicMs: () => performance.now() + monoOffsetMs,
   };
   const pendingAfter = new Set<{ dueMs: number; fire: () => void }>();
-  const intervals = new Set<{ ms: number; fn: () => void }>();
   const timers: Timers = {
     after(ms, fn) {
       let fired = false;
@@ -78,12 +75,7 @@ export function createFaultableRealEnv(logger: EnvLogger, seed?: number): { env:
       pendingAfter.add(entry);
       return { cancel: () => { fired = true; clearTimeout(t); pendingAfter.delete(entry); } };
     },
-    every(ms, fn) {
-      const entry = { ms, fn };
-      const t = setInterval(fn, ms);
-      intervals.add(entry);
-      return { cancel: () => { clearInterval(t); intervals.delete(entry); } };
-    },
+    every: realTimers.every,
     soon: realTimers.soon,
   };
   const control: ClockControl = {
@@ -93,10 +85,6 @@ export function createFaultableRealEnv(logger: EnvLogger, seed?: number): { env:
       monoOffsetMs += ms;
       const now = clock.monotonicMs();
       for (const entry of [...pendingAfter]) if (entry.dueMs <= now) setImmediate(entry.fire);
-      for (const entry of [...intervals]) {
-        const times = Math.min(JUMP_CATCH_UP_MAX, Math.floor(ms / entry.ms));
-        for (let i = 0; i < times; i++) setImmediate(() => { if (intervals.has(entry)) entry.fn(); });
-      }
     },
     wallOffsetMs: () => wallOffsetMs,
   };
