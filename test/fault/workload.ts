@@ -36,6 +36,12 @@ export class Client {
   private seq = 0;
   /** Ledger keys whose SET was acknowledged. */
   readonly ledgerAcked: string[] = [];
+  /**
+   * How this client's reads are served, all linearizable: the leader's lease (default), a
+   * ReadIndex round (CLIENT CONSISTENCY LINEARIZABLE) or a follower read after a read index
+   * from the leader (READONLY).
+   */
+  readonly readPolicy: 'lease' | 'readindex' | 'readonly';
 
   constructor(
     readonly clientId: number,
@@ -46,7 +52,9 @@ export class Client {
     readonly stats: WorkloadStats,
     /** Harness self-check only: read with CLIENT CONSISTENCY STALE, which the checker must catch. */
     private readonly staleReads = false,
-  ) {}
+  ) {
+    this.readPolicy = (['lease', 'lease', 'readindex', 'readonly'] as const)[random.int(0, 3)]!;
+  }
 
   private connect(): Redis {
     if (this.conn !== null) return this.conn;
@@ -75,6 +83,8 @@ export class Client {
       if (c.status === 'wait') await c.connect();
       else throw new Error('not connected');
       if (this.staleReads) await c.call('CLIENT', 'CONSISTENCY', 'STALE');
+      else if (this.readPolicy === 'readindex') await c.call('CLIENT', 'CONSISTENCY', 'LINEARIZABLE');
+      else if (this.readPolicy === 'readonly') await c.call('READONLY');
       return c;
     } catch {
       this.reset();
@@ -83,7 +93,7 @@ export class Client {
   }
 
   private record(op: HistoryOp, what: string): void {
-    this.history.push({ ...op, label: `c${this.clientId} n${this.nodeId} ${what}` } as HistoryOp);
+    this.history.push({ ...op, label: `c${this.clientId} n${this.nodeId} ${this.readPolicy} ${what}` } as HistoryOp);
   }
 
   /** One random operation; resolves when it has completed or been given up. */
