@@ -106,6 +106,9 @@ class GroupRuntime {
   }
 }
 
+/** How early (ms) a tick may be delivered: timers and the monotonic clock disagree by a hair. */
+const TICK_EARLY_MS = 1;
+
 /**
  * The multi-raft host: every group of this node, one tick loop for all, and
  * one Ready cycle for all (persist with one write → send → apply with one
@@ -116,7 +119,7 @@ export class Host {
   private readonly groups = new Map<GroupId, GroupRuntime>();
   private readonly log: EnvLogger;
   private ticker: TimerHandle | null = null;
-  /** Monotonic time up to which ticks have been delivered (invariant: <= now). */
+  /** Monotonic time up to which ticks have been delivered (invariant: <= now + TICK_EARLY_MS). */
   private tickedAtMs = 0;
   private cycleRunning = false;
   private cycleWanted = false;
@@ -252,7 +255,7 @@ export class Host {
     if (this.stopped) return Promise.resolve({ kind: 'stopped' });
     // After a pause the I/O that woke the process runs before the late tick timer: count the
     // ticks owed first, or an expired lease would look valid (see tickAll).
-    if (mode === 'lease') this.catchUpTicks(0);
+    if (mode === 'lease') this.catchUpTicks();
     if (mode === 'lease' && rt.role === Role.Leader && this.leaseReadable(rt)) {
       return Promise.resolve({ kind: 'ok', value: undefined });
     }
@@ -274,26 +277,28 @@ export class Host {
   }
 
   private tickAll(): void {
-    this.catchUpTicks(1);
+    this.catchUpTicks();
   }
 
   /**
-   * Delivers the ticks owed since the last one (at least `atLeast`). Leases are counted in ticks
-   * (raft.ts), so ticks must keep up with real time: setInterval runs a late timer once, not once
-   * per missed period, so a paused or starved process (SIGSTOP, a long GC, a blocked event loop)
-   * used to lose those ticks, and a leader that resumed believed in a lease that had run out
-   * while the others elected a new leader and took writes (a stale read; fault test seed in
-   * test/fault/regressions.txt). Invariant after a call: ticks delivered * tickMs >= elapsed - tickMs.
+   * Delivers the ticks owed by the time elapsed since start. Leases are counted in ticks
+   * (raft.ts), so ticks must keep up with real time: setInterval runs a late timer once, not
+   * once per missed period, so a paused or starved process (SIGSTOP, a long GC, a blocked event
+   * loop) used to lose those ticks, and a leader that resumed believed in a lease that had run
+   * out while the others elected a new leader and took writes (a stale read; fault test seed in
+   * test/fault/regressions.txt). Ticks must not run ahead of real time either: a voter that
+   * ticked fast would grant votes before the old leader's lease ran out. So the callback counts
+   * whole periods (a timer that fires a hair early delivers its tick at the next call).
+   * Invariant: elapsed - tickMs < ticks delivered * tickMs <= elapsed + TICK_EARLY_MS.
    */
-  private catchUpTicks(atLeast: 0 | 1): void {
+  private catchUpTicks(): void {
     if (this.stopped || this.ticker === null) return;
     const now = this.env.clock.monotonicMs();
-    const owed = Math.floor((now - this.tickedAtMs) / this.opts.tickMs);
-    const ticks = Math.max(atLeast, owed);
-    if (ticks <= 0) return;
-    this.tickedAtMs = Math.min(this.tickedAtMs + ticks * this.opts.tickMs, now);
+    const owed = Math.floor((now + TICK_EARLY_MS - this.tickedAtMs) / this.opts.tickMs);
+    if (owed <= 0) return;
+    this.tickedAtMs += owed * this.opts.tickMs;
     // Enough to expire any lease and election timeout ([e, 2e) ticks); more would change nothing.
-    const deliver = Math.min(ticks, 4 * this.opts.electionTicks);
+    const deliver = Math.min(owed, 4 * this.opts.electionTicks);
     for (let i = 0; i < deliver; i++) for (const rt of this.groups.values()) rt.node.tick();
     this.kick();
   }
