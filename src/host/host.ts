@@ -483,7 +483,10 @@ export class Host {
     }
     const results = fresh.length > 0 ? await this.sm.apply(fresh) : new Map<GroupId, unknown[][]>();
     for (const w of work) {
-      const rt = this.groups.get(w.groupId)!;
+      // The group may have been removed while its entries were applied (this node left it,
+      // RAFTIS MOVE-REPLICA); removeGroup already failed its waiters.
+      const rt = this.groups.get(w.groupId);
+      if (rt === undefined) continue;
       const res = results.get(w.groupId);
       const skip = skipped.get(w.groupId) ?? 0;
       w.entries.forEach((e, i) => this.settleEntry(rt, e, i < skip ? [] : res?.[i - skip] ?? []));
