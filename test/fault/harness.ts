@@ -35,6 +35,10 @@ export class FaultCluster {
   readonly cluster: TestCluster;
   private readonly admins = new Map<number, Redis>();
   readonly paused = new Set<number>();
+  /** Nodes this harness is killing (their exit is expected). */
+  private readonly killing = new Set<number>();
+  /** Nodes that exited by themselves: a crash is a bug. */
+  readonly crashes: string[] = [];
   /** The drift bound each node enforces on clock jumps: leaseDriftTicks (2) * tickMs (20). */
   readonly driftBoundMs = 40;
   /** Election timeout in ms (10 ticks of 20 ms). */
@@ -63,7 +67,25 @@ export class FaultCluster {
   }
 
   async start(): Promise<void> {
+    for (const id of this.nodeIds()) this.watchFor(id);
     await this.cluster.start();
+  }
+
+  /** Starts a node and notes it if it later exits without being killed. */
+  private startWatched(nodeId: number): void {
+    this.cluster.startNode(nodeId);
+    this.watchFor(nodeId);
+  }
+
+  private watchFor(nodeId: number): void {
+    // exitCode must be taken after startNode (it follows the running process); start() calls
+    // startNode itself, so defer to the next turn.
+    setImmediate(() => {
+      void this.cluster.exitCode(nodeId).then((code) => {
+        if (this.killing.delete(nodeId)) return;
+        this.crashes.push(`node ${nodeId} exited by itself (code ${code}); see node-${nodeId}.log`);
+      });
+    });
   }
 
   /** A connection for admin and fault commands: no retries, short timeout, no offline queue. */
@@ -138,11 +160,12 @@ export class FaultCluster {
     this.paused.delete(nodeId);
     this.admins.get(nodeId)?.disconnect();
     this.admins.delete(nodeId);
+    if (this.cluster.isRunning(nodeId)) this.killing.add(nodeId);
     await this.cluster.kill(nodeId, 'SIGKILL');
   }
 
   restart(nodeId: number): void {
-    if (!this.cluster.isRunning(nodeId)) this.cluster.startNode(nodeId);
+    if (!this.cluster.isRunning(nodeId)) this.startWatched(nodeId);
   }
 
   pause(nodeId: number): void {
@@ -199,6 +222,7 @@ export class FaultCluster {
 
   async stop(keepData: boolean): Promise<void> {
     for (const id of [...this.paused]) this.resume(id);
+    for (const id of this.nodeIds()) if (this.cluster.isRunning(id)) this.killing.add(id);
     for (const c of this.admins.values()) c.disconnect();
     this.admins.clear();
     await this.cluster.stop(keepData);

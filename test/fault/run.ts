@@ -121,18 +121,30 @@ export async function runFaultRun(opts: RunOptions): Promise<RunResult> {
       if (!done) failures.push(`client ${i + 1}: final reads did not complete within 30 s of the heal`);
     });
 
-    // No acknowledged write lost.
-    const reader = cluster.admin(cluster.nodeIds()[0]!);
+    // No acknowledged write lost. A read that fails is retried (any node) for up to 60 s; only a
+    // read that answers and lacks the value is a lost write.
     const ledger = clients.flatMap((c) => c.ledgerAcked);
-    for (let i = 0; i < ledger.length; i += 200) {
-      const batch = ledger.slice(i, i + 200);
-      const pipe = reader.pipeline();
-      for (const k of batch) pipe.get(k);
-      const res = (await pipe.exec()) ?? [];
-      res.forEach(([err, value], j) => {
-        if (err !== null || value !== '1') failures.push(`acknowledged SET ${batch[j]} lost: ${err ? String(err) : String(value)}`);
-      });
+    let pending = ledger;
+    const ledgerDeadline = performance.now() + 60000;
+    let lastError = '';
+    while (pending.length > 0 && performance.now() < ledgerDeadline) {
+      const retry: string[] = [];
+      for (let i = 0; i < pending.length; i += 200) {
+        const batch = pending.slice(i, i + 200);
+        const reader = cluster.admin(random.pick(cluster.responsive()));
+        const res = await reader.pipeline(batch.map((k) => ['get', k])).exec().catch(() => null);
+        batch.forEach((k, j) => {
+          const [err, value] = res?.[j] ?? [new Error('pipeline failed'), null];
+          if (err) {
+            lastError = String(err);
+            retry.push(k);
+          } else if (value !== '1') failures.push(`acknowledged SET ${k} lost: GET returned ${String(value)}`);
+        });
+      }
+      pending = retry;
+      if (pending.length > 0) await sleep(200);
     }
+    if (pending.length > 0) failures.push(`${pending.length} acknowledged ledger keys could not be read within 60 s of the heal (${lastError})`);
     ledgerChecked = ledger.length;
 
     // Linearizability, per key.
@@ -146,12 +158,16 @@ export async function runFaultRun(opts: RunOptions): Promise<RunResult> {
       failures.push(`history of ${verdict.key}: checker search bound reached (${verdict.ops.length} ops)`);
     }
 
+    // No node died by itself.
+    for (const c of cluster.crashes) failures.push(c);
+
     // Replicas agree.
     const digests = await cluster.compareDigests();
     groupsCompared = digests.groups;
     for (const m of digests.mismatches) failures.push(`replicas differ: ${m}`);
     note(`checked ${history.length} ops (${stats.indeterminate} indeterminate), ${ledgerChecked} ledger keys, ${groupsCompared} groups; ${failures.length} failures`);
   } catch (err) {
+    failures.push(...cluster.crashes);
     failures.push(`run aborted: ${(err as Error)?.stack ?? String(err)}`);
   } finally {
     for (const c of clients) c.close();

@@ -75,6 +75,10 @@ export class TestCluster {
     child.stdout!.pipe(log);
     child.stderr!.pipe(log);
     this.procs.set(nodeId, child);
+    // A node that exits by itself (a crash) is no longer running, so it can be started again.
+    child.once('exit', () => {
+      if (this.procs.get(nodeId) === child) this.procs.delete(nodeId);
+    });
   }
 
   async start(): Promise<void> {
