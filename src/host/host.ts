@@ -289,7 +289,7 @@ export class Host {
    * test/fault/regressions.txt). Ticks must not run ahead of real time either: a voter that
    * ticked fast would grant votes before the old leader's lease ran out. So the callback counts
    * whole periods (a timer that fires a hair early delivers its tick at the next call).
-   * Invariant: elapsed - tickMs < ticks delivered * tickMs <= elapsed + TICK_EARLY_MS.
+   * Invariant (below the cap): elapsed - tickMs < ticks delivered * tickMs <= elapsed + TICK_EARLY_MS.
    */
   private catchUpTicks(): void {
     if (this.stopped || this.ticker === null) return;
@@ -297,8 +297,10 @@ export class Host {
     const owed = Math.floor((now + TICK_EARLY_MS - this.tickedAtMs) / this.opts.tickMs);
     if (owed <= 0) return;
     this.tickedAtMs += owed * this.opts.tickMs;
-    // Enough to expire any lease and election timeout ([e, 2e) ticks); more would change nothing.
-    const deliver = Math.min(owed, 4 * this.opts.electionTicks);
+    // After a long stall, enough ticks to expire any lease (electionTicks - leaseDriftTicks from
+    // its heartbeat round) but no more, so that a node whose event loop was blocked does not
+    // also count whole election timeouts at once before it reads the messages that waited.
+    const deliver = Math.min(owed, Math.max(1, this.opts.electionTicks - this.opts.leaseDriftTicks));
     for (let i = 0; i < deliver; i++) for (const rt of this.groups.values()) rt.node.tick();
     this.kick();
   }

@@ -102,6 +102,17 @@ export class FaultCluster {
     return c;
   }
 
+  /** The admin connection of a node once it is ready (waits up to `timeoutMs`). */
+  async adminReady(nodeId: number, timeoutMs = 5000): Promise<Redis> {
+    const c = this.admin(nodeId);
+    if (c.status === 'ready') return c;
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`node ${nodeId}: admin connection not ready`)), timeoutMs);
+      c.once('ready', () => { clearTimeout(t); resolve(); });
+    });
+    return c;
+  }
+
   /** Runs a command on a node; undefined when the node does not answer. */
   async tryCall(nodeId: number, ...args: Array<string | number>): Promise<unknown> {
     if (!this.cluster.isRunning(nodeId) || this.paused.has(nodeId)) return undefined;

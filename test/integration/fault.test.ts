@@ -95,7 +95,7 @@ test('a leader paused past its lease and resumed cut off serves no stale read', 
       const leader = ((await c.groups()) ?? []).find((g) => g.groupId === 1)?.leader ?? 0;
       assert.ok(leader > 0, 'group 1 has a leader');
       const other = c.nodeIds().find((id) => id !== leader)!;
-      await c.admin(other).set('k', `old${round}`);
+      await (await c.adminReady(other)).set('k', `old${round}`);
       await sleep(100);
       const sock = net.connect(c.port(leader), '127.0.0.1');
       await new Promise((r) => sock.once('connect', r));
