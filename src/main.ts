@@ -6,7 +6,8 @@
  * the TLS certificate, key and CA.
  */
 import { ConfigError, loadConfig } from './config.js';
-import { createRealEnv } from './env/real.js';
+import { createFaultableRealEnv, createRealEnv } from './env/real.js';
+import { faultInjectionEnabled } from './fault/fault-hook.js';
 import { createLogger } from './logger.js';
 import { createNode } from './node.js';
 
@@ -22,8 +23,10 @@ async function main(): Promise<void> {
     throw err;
   }
   const logger = createLogger({ nodeId: config.nodeId, level: config.logLevel, format: config.logFormat });
-  const env = createRealEnv(logger);
-  const node = await createNode(env, config);
+  // Fault injection (test-only, docs/fault-injection.md) needs a clock it can jump.
+  const faultable = faultInjectionEnabled(process.env) ? createFaultableRealEnv(logger) : null;
+  const env = faultable?.env ?? createRealEnv(logger);
+  const node = await createNode(env, config, faultable ? { faultClock: faultable.clock } : {});
   await node.start();
   let stopping = false;
   const shutdown = (signal: string) => {

@@ -41,6 +41,8 @@ import { asReply } from './commands/reply-parse.js';
 
 /** First byte of an ACL push on the peer link (1 forward, 2 gossip, 3 admin). */
 const ACL_REQUEST = 4;
+import type { ClockControl } from './env/real.js';
+import { faultCommand } from './fault/fault-hook.js';
 
 export const VERSION = '7.0.15';
 
@@ -78,12 +80,17 @@ export function stateMachineCommands(): { all: Map<string, KeyedCommand>; intern
   return { all, internal };
 }
 
+export interface NodeOptions {
+  /** Test-only: registers RAFTIS.FAULT over this clock (RAFTIS_FAULT_INJECTION=1, docs/fault-injection.md). */
+  faultClock?: ClockControl;
+}
+
 /**
  * Wires every layer of one node: storage, the multi-raft host, the peer
  * transport, routing and the RESP listener. The same call serves production
  * (real Env) and tests.
  */
-export async function createNode(env: Env, config: NodeConfig): Promise<Node> {
+export async function createNode(env: Env, config: NodeConfig, options: NodeOptions = {}): Promise<Node> {
   const log = env.logger;
   mkdirSync(config.dataDir, { recursive: true });
   const logStore: LogStore = new SegmentedLogStore(join(config.dataDir, 'log'));
@@ -226,8 +233,19 @@ export async function createNode(env: Env, config: NodeConfig): Promise<Node> {
 
   const startedAtMs = env.clock.nowMs();
   let server: RespServer | null = null;
+  const serverCommands = new Map([...SERVER_COMMANDS, ...clusterCommands.commands()]);
+  if (options.faultClock) {
+    log.warn({}, 'fault injection is on (RAFTIS_FAULT_INJECTION=1): RAFTIS.FAULT is available; for tests only');
+    serverCommands.set('raftis.fault', faultCommand({
+      clock: options.faultClock,
+      driftBoundMs: config.leaseDriftTicks * config.tickMs,
+      setLinkFilter: (filter) => transport.setLinkFilter(filter),
+      store: smStore,
+      hostsGroup: (groupId) => host.raft(groupId) !== undefined,
+    }));
+  }
   // Built before any ACL user: it makes raftis-only commands known to ACL rules (+@all covers them).
-  const registry = buildRegistry(commands, new Map([...SERVER_COMMANDS, ...clusterCommands.commands()]));
+  const registry = buildRegistry(commands, serverCommands);
   const tlsRuntime = defineTlsParams(runtimeConfig, config, tlsCredentials);
   // ACL users live in group 0 (docs/security.md): a change is pushed to every live node before
   // ACL SETUSER/DELUSER replies, and every node also re-reads group 0 each gossip interval.

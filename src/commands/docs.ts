@@ -1,5 +1,6 @@
 import type { ArgumentDoc, CommandDocs, CommandSpec } from './table.js';
 import { CLUSTER_DOCS, CLUSTER_SUBCOMMAND_SPECS } from '../cluster/docs.js';
+import { FAULT_DOCS, FAULT_SPECS } from '../fault/fault-hook.js';
 
 /**
  * COMMAND DOCS of every command raftis serves, in Redis 7.0's words where it
@@ -78,6 +79,8 @@ export const COMMAND_DOCS: Record<string, CommandDocs> = {
   info: { summary: 'Get information and statistics about the server', since: '1.0.0', group: 'server', complexity: 'O(1)', arguments: [str('section', { flags: ['optional', 'multiple'] })] },
   dbsize: { summary: 'Return the number of keys in the selected database', since: '1.0.0', group: 'server', complexity: 'O(1)' },
   ...CLUSTER_DOCS,
+  // Registered only when RAFTIS_FAULT_INJECTION=1 (a command without a handler is skipped).
+  ...FAULT_DOCS,
 };
 
 const expireOpts = (): ArgumentDoc => ({
@@ -218,4 +221,5 @@ export const SUBCOMMAND_SPECS: Record<string, Partial<Omit<CommandSpec, 'name'>>
   'object|idletime': { arity: 3, flags: ['readonly'], keyStart: 2, keyStop: 2, keyStep: 1 },
   'memory|usage': { arity: -3, flags: ['readonly'], keyStart: 2, keyStop: 2, keyStep: 1 },
   ...CLUSTER_SUBCOMMAND_SPECS,
+  ...FAULT_SPECS,
 };

@@ -106,6 +106,9 @@ class GroupRuntime {
   }
 }
 
+/** How early (ms) a tick may be delivered: timers and the monotonic clock disagree by a hair. */
+const TICK_EARLY_MS = 1;
+
 /**
  * The multi-raft host: every group of this node, one tick loop for all, and
  * one Ready cycle for all (persist with one write → send → apply with one
@@ -116,6 +119,8 @@ export class Host {
   private readonly groups = new Map<GroupId, GroupRuntime>();
   private readonly log: EnvLogger;
   private ticker: TimerHandle | null = null;
+  /** Monotonic time up to which ticks have been delivered (invariant: <= now + TICK_EARLY_MS). */
+  private tickedAtMs = 0;
   private cycleRunning = false;
   private cycleWanted = false;
   private cycleScheduled = false;
@@ -192,6 +197,7 @@ export class Host {
   }
 
   start(): void {
+    this.tickedAtMs = this.env.clock.monotonicMs();
     this.ticker = this.env.timers.every(this.opts.tickMs, () => this.tickAll());
   }
 
@@ -247,6 +253,9 @@ export class Host {
     const rt = this.groups.get(groupId);
     if (!rt) return Promise.resolve({ kind: 'noGroup' });
     if (this.stopped) return Promise.resolve({ kind: 'stopped' });
+    // After a pause the I/O that woke the process runs before the late tick timer: count the
+    // ticks owed first, or an expired lease would look valid (see tickAll).
+    if (mode === 'lease') this.catchUpTicks();
     if (mode === 'lease' && rt.role === Role.Leader && this.leaseReadable(rt)) {
       return Promise.resolve({ kind: 'ok', value: undefined });
     }
@@ -268,8 +277,31 @@ export class Host {
   }
 
   private tickAll(): void {
-    if (this.stopped) return;
-    for (const rt of this.groups.values()) rt.node.tick();
+    this.catchUpTicks();
+  }
+
+  /**
+   * Delivers the ticks owed by the time elapsed since start. Leases are counted in ticks
+   * (raft.ts), so ticks must keep up with real time: setInterval runs a late timer once, not
+   * once per missed period, so a paused or starved process (SIGSTOP, a long GC, a blocked event
+   * loop) used to lose those ticks, and a leader that resumed believed in a lease that had run
+   * out while the others elected a new leader and took writes (a stale read; fault test seed in
+   * test/fault/regressions.txt). Ticks must not run ahead of real time either: a voter that
+   * ticked fast would grant votes before the old leader's lease ran out. So the callback counts
+   * whole periods (a timer that fires a hair early delivers its tick at the next call).
+   * Invariant (below the cap): elapsed - tickMs < ticks delivered * tickMs <= elapsed + TICK_EARLY_MS.
+   */
+  private catchUpTicks(): void {
+    if (this.stopped || this.ticker === null) return;
+    const now = this.env.clock.monotonicMs();
+    const owed = Math.floor((now + TICK_EARLY_MS - this.tickedAtMs) / this.opts.tickMs);
+    if (owed <= 0) return;
+    this.tickedAtMs += owed * this.opts.tickMs;
+    // After a long stall, enough ticks to expire any lease (electionTicks - leaseDriftTicks from
+    // its heartbeat round) but no more, so that a node whose event loop was blocked does not
+    // also count whole election timeouts at once before it reads the messages that waited.
+    const deliver = Math.min(owed, Math.max(1, this.opts.electionTicks - this.opts.leaseDriftTicks));
+    for (let i = 0; i < deliver; i++) for (const rt of this.groups.values()) rt.node.tick();
     this.kick();
   }
 
@@ -453,7 +485,10 @@ export class Host {
     }
     const results = fresh.length > 0 ? await this.sm.apply(fresh) : new Map<GroupId, unknown[][]>();
     for (const w of work) {
-      const rt = this.groups.get(w.groupId)!;
+      // The group may have been removed while its entries were applied (this node left it,
+      // RAFTIS MOVE-REPLICA); removeGroup already failed its waiters.
+      const rt = this.groups.get(w.groupId);
+      if (rt === undefined) continue;
       const res = results.get(w.groupId);
       const skip = skipped.get(w.groupId) ?? 0;
       w.entries.forEach((e, i) => this.settleEntry(rt, e, i < skip ? [] : res?.[i - skip] ?? []));

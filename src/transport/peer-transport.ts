@@ -240,7 +240,7 @@ export class PeerTransport implements Transport {
     this.unreachableHandler = handler;
   }
 
-  /** Test-only fault hook: Raft messages on links where `filter(from, to)` is false are dropped (RPC is not filtered). */
+  /** Test-only fault hook: Raft messages on links where `filter(from, to)` is false are dropped; RPCs fail `unreachable` unless both directions pass. */
   setLinkFilter(filter: LinkFilter | null): void {
     this.linkFilter = filter;
   }
@@ -270,6 +270,10 @@ export class PeerTransport implements Transport {
     if (this.closing !== null) return Promise.reject(new TransportError('closed', 'transport closed'));
     const link = this.links.get(to);
     if (link === undefined) return Promise.reject(new TransportError('unknownPeer', `node ${to} is not a peer`));
+    // A fault test's partition cuts RPCs too (both directions are needed for a reply).
+    if (this.linkFilter !== null && (!this.linkFilter(this.nodeId, to) || !this.linkFilter(to, this.nodeId))) {
+      return Promise.reject(new TransportError('unreachable', `link to node ${to} is cut by a fault rule`));
+    }
     if (payload.length + BATCH_HEADER_BYTES_MAX > this.frameBytesMax) {
       return Promise.reject(new TransportError('tooLarge', `request of ${payload.length} bytes exceeds the frame limit`));
     }

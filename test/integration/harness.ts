@@ -24,7 +24,7 @@ export interface ClusterOptions {
   extra?: string[];
   /** Clients and peers over TLS only (default: RAFTIS_IT_TLS=1 in the environment). */
   tls?: boolean;
-  /** Extra environment variables of every node (e.g. RAFTIS_CLUSTER_SECRET, kept off the command line). */
+  /** Extra environment variables of every node (e.g. RAFTIS_CLUSTER_SECRET kept off the command line, RAFTIS_FAULT_INJECTION=1). */
   env?: Record<string, string>;
 }
 
@@ -129,6 +129,10 @@ export class TestCluster {
     child.stdout!.pipe(log);
     child.stderr!.pipe(log);
     this.procs.set(nodeId, child);
+    // A node that exits by itself (a crash) is no longer running, so it can be started again.
+    child.once('exit', () => {
+      if (this.procs.get(nodeId) === child) this.procs.delete(nodeId);
+    });
   }
 
   async start(): Promise<void> {
@@ -185,6 +189,11 @@ export class TestCluster {
     return 0;
   }
 
+  /** True while the node's process is running (started and not killed). */
+  isRunning(nodeId: number): boolean {
+    return this.procs.has(nodeId);
+  }
+
   /** Resolves with the node process's exit code once it exits. */
   exitCode(nodeId: number): Promise<number | null> {
     const p = this.procs.get(nodeId);
@@ -204,10 +213,11 @@ export class TestCluster {
     });
   }
 
-  async stop(): Promise<void> {
+  /** Stops every node; the data directory (with the node logs) stays when `keepData` or RAFTIS_KEEP_DATA. */
+  async stop(keepData = false): Promise<void> {
     for (const c of this.clients) c.disconnect();
     await Promise.all(this.nodeIds().map((id) => this.kill(id, 'SIGTERM')));
-    if (!process.env.RAFTIS_KEEP_DATA) {
+    if (!keepData && !process.env.RAFTIS_KEEP_DATA) {
       rmSync(this.dataDir, { recursive: true, force: true });
       this.certs?.remove();
     }
