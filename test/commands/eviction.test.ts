@@ -57,8 +57,9 @@ test('used bytes kept by apply equal a rebuild from the store, on replicas with 
   const used = r1.sm.usedBytes(G);
   assert.equal(r2.sm.usedBytes(G), used);
   // Expected as stored: main records are 25 + key + value; field records 14 + key + field + value.
-  // Left: h2 "now a string", h {f1: longer-value} (count "1"), c "2", d "dd"; a and b are gone.
-  const expected = (25 + 2 + 12) + (25 + 1 + 1) + (14 + 1 + 2 + 12) + (25 + 1 + 1) + (25 + 1 + 2);
+  // Left: h2 "now a string", h {f1: longer-value} (count and next insertion number "1 3"; the
+  // field's value starts with its 6-byte insertion number), c "2", d "dd"; a and b are gone.
+  const expected = (25 + 2 + 12) + (25 + 1 + 3) + (14 + 1 + 2 + 6 + 12) + (25 + 1 + 1) + (25 + 1 + 2);
   assert.equal(used, expected);
   const rebuilt = new KvStateMachine(r1.store, stateMachineCommands().all);
   await rebuilt.init([G]);

@@ -284,8 +284,9 @@ async function configDiff(ref: Redis): Promise<void> {
   assert.equal(await ours.call('MEMORY', 'USAGE', 'k', 'SAMPLES', '0'), 25 + 1 + 1);
   assert.equal(await ours.call('MEMORY', 'USAGE', 'k'), 27);
   await ours.hset('h', 'field', 'value');
-  // A hash: its main record (holding the field count, "1") plus one field record carrying the key.
-  assert.equal(await ours.call('MEMORY', 'USAGE', 'h'), (25 + 1 + 1) + (14 + 1 + 5 + 5));
+  // A hash: its main record (holding the field count and the next insertion number, "1 2") plus
+  // one field record carrying the key, whose value starts with its 6-byte insertion number.
+  assert.equal(await ours.call('MEMORY', 'USAGE', 'h'), (25 + 1 + 3) + (14 + 1 + 5 + 6 + 5));
   await both('CONFIG', 'SET', 'maxmemory-policy', 'noeviction', 'maxmemory', '1');
   await both('SET', 'x', 'y');
   await both('GET', 'k');
