@@ -10,6 +10,8 @@
  * Options: --requests N (default 100000 at -P 1, 4x at -P 16),
  *          --tests set,get,incr,mset,hset,hget,cas (the default: all of them)
  *          --node N (which raftis node redis-benchmark talks to; default 1)
+ *          --base-port P (client ports P..P+2, peer ports P+100..; default 27101)
+ *          --profile DIR (run the raftis nodes under `node --cpu-prof`, profiles into DIR)
  *
  * Besides redis-benchmark's own SET/GET/INCR, `mset` is MSET of 10 keys sharing
  * one hash tag (MSET is atomic, so raftis needs its keys in one slot), `hset` /
@@ -48,6 +50,8 @@ const CUSTOM: Record<string, string[]> = {
 const targetNode = Number(arg('node', '1'));
 const REDIS_PORT = 6390 + Math.floor(Math.random() * 9);
 const BASE_PORT = Number(arg('base-port', '27101'));
+const profileDir = arg('profile', '');
+const nodeFlags = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
@@ -109,7 +113,7 @@ async function main(): Promise<void> {
   try {
     procs.push(spawn('redis-server', ['--port', String(REDIS_PORT), '--save', '', '--appendonly', 'no', '--bind', '127.0.0.1'], { stdio: 'ignore' }));
     const plan = planLocalCluster({ nodes: 3, basePort: BASE_PORT, peerBasePort: BASE_PORT + 100, dataDir, extra: ['--log-level', 'warn'] });
-    for (const n of plan.nodes) procs.push(spawn(process.execPath, [MAIN_JS, ...n.args], { stdio: ['ignore', 'ignore', 'inherit'] }));
+    for (const n of plan.nodes) procs.push(spawn(process.execPath, [...nodeFlags, MAIN_JS, ...n.args], { stdio: ['ignore', 'ignore', 'inherit'] }));
     await waitPing(REDIS_PORT, 10_000);
     for (const n of plan.nodes) await waitPing(BASE_PORT + n.nodeId - 1, 30_000);
     const raftisPort = BASE_PORT + targetNode - 1;
