@@ -321,6 +321,9 @@ export class Host {
           this.flushProposals(rt);
           for (const m of rt.node.takeAppendMessages()) this.transport.send(m.to, [m]);
         }
+        // Only a leader has clients waiting on its applies; followers keep applying per cycle,
+        // in fewer and larger batches.
+        if (rt.role !== Role.Leader) continue;
         const entries = rt.node.takeCommittedEntries();
         if (entries.length > 0) work.push({ groupId: rt.groupId, entries });
       }
