@@ -10,6 +10,9 @@
  * Options: --requests N (default 100000 at -P 1, 4x at -P 16),
  *          --tests set,get,incr,mset,hset,hget,cas (the default: all of them)
  *          --node N (which raftis node redis-benchmark talks to; default 1)
+ *          --base-port P (client ports P..P+2, peer ports P+100..; default 27101)
+ *          --warmup N (SETs at -P 16 before measuring, per server; default 100000)
+ *          --profile DIR (run the raftis nodes under `node --cpu-prof`, profiles into DIR)
  *
  * Besides redis-benchmark's own SET/GET/INCR, `mset` is MSET of 10 keys sharing
  * one hash tag (MSET is atomic, so raftis needs its keys in one slot), `hset` /
@@ -18,7 +21,7 @@
  * counting committed transactions per second (aborted ones are retried).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -48,6 +51,28 @@ const CUSTOM: Record<string, string[]> = {
 const targetNode = Number(arg('node', '1'));
 const REDIS_PORT = 6390 + Math.floor(Math.random() * 9);
 const BASE_PORT = Number(arg('base-port', '27101'));
+const profileDir = arg('profile', '');
+const warmupRequests = Number(arg('warmup', '100000'));
+const nodeFlags = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
+
+/**
+ * CPU time (user + system, ms) the raftis node processes have used so far, from
+ * /proc (Linux; 0 elsewhere). CPU per request is what a shared, noisy machine
+ * distorts least: throughput swings with other load, CPU per op much less.
+ */
+function cpuMs(pids: number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(f[11]) + Number(f[12]);
+    } catch {
+      return 0;
+    }
+  }
+  return ticks * 10; // USER_HZ is 100 on Linux
+}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
@@ -109,13 +134,18 @@ async function main(): Promise<void> {
   try {
     procs.push(spawn('redis-server', ['--port', String(REDIS_PORT), '--save', '', '--appendonly', 'no', '--bind', '127.0.0.1'], { stdio: 'ignore' }));
     const plan = planLocalCluster({ nodes: 3, basePort: BASE_PORT, peerBasePort: BASE_PORT + 100, dataDir, extra: ['--log-level', 'warn'] });
-    for (const n of plan.nodes) procs.push(spawn(process.execPath, [MAIN_JS, ...n.args], { stdio: ['ignore', 'ignore', 'inherit'] }));
+    const nodePids: number[] = [];
+    for (const n of plan.nodes) {
+      const child = spawn(process.execPath, [...nodeFlags, MAIN_JS, ...n.args], { stdio: ['ignore', 'ignore', 'inherit'] });
+      procs.push(child);
+      nodePids.push(child.pid!);
+    }
     await waitPing(REDIS_PORT, 10_000);
     for (const n of plan.nodes) await waitPing(BASE_PORT + n.nodeId - 1, 30_000);
     const raftisPort = BASE_PORT + targetNode - 1;
     // Warm up: fill the keyspace once so GETs hit, and let JIT settle.
-    redisBenchmark(REDIS_PORT, 'set', 16, 100_000);
-    redisBenchmark(raftisPort, 'set', 16, 100_000);
+    redisBenchmark(REDIS_PORT, 'set', 16, warmupRequests);
+    redisBenchmark(raftisPort, 'set', 16, warmupRequests);
 
     const rows: string[] = [];
     for (const test of tests) {
@@ -123,7 +153,7 @@ async function main(): Promise<void> {
         const redis = await casLoop(REDIS_PORT, 5000);
         const raftis = await casLoop(raftisPort, 5000);
         rows.push(`| WATCH/MULTI/EXEC rmw (50 clients, tx/s) | ${Math.round(redis.rps).toLocaleString('en-US')} | ${redis.p50.toFixed(2)} / ${redis.p99.toFixed(2)} | ` +
-          `${Math.round(raftis.rps).toLocaleString('en-US')} | ${raftis.p50.toFixed(2)} / ${raftis.p99.toFixed(2)} | ${(raftis.rps / redis.rps).toFixed(2)} |`);
+          `${Math.round(raftis.rps).toLocaleString('en-US')} | ${raftis.p50.toFixed(2)} / ${raftis.p99.toFixed(2)} | ${(raftis.rps / redis.rps).toFixed(2)} | - |`);
         process.stderr.write(`${rows[rows.length - 1]}\n`);
         continue;
       }
@@ -131,23 +161,25 @@ async function main(): Promise<void> {
         const n = pipeline === 1 ? requestsP1 : requestsP1 * 4;
         const redis = redisBenchmark(REDIS_PORT, test, pipeline, n);
         let raftis: Result;
+        const cpuBefore = cpuMs(nodePids);
         try {
           raftis = redisBenchmark(raftisPort, test, pipeline, n);
         } catch (err) {
           // Report the failure (e.g. CLUSTERDOWN when a request waits past the timeout) and go on.
-          rows.push(`| ${test.toUpperCase()} -P${pipeline} | ${Math.round(redis.rps).toLocaleString('en-US')} | - | failed: ${String((err as Error).message).split('\n')[0]} | - | - |`);
+          rows.push(`| ${test.toUpperCase()} -P${pipeline} | ${Math.round(redis.rps).toLocaleString('en-US')} | - | failed: ${String((err as Error).message).split('\n')[0]} | - | - | - |`);
           process.stderr.write(`${rows[rows.length - 1]}\n`);
           continue;
         }
+        const cpuUsPerOp = (cpuMs(nodePids) - cpuBefore) * 1000 / n;
         const label = test === 'mset' ? 'MSET (10 keys, one hash tag)' : test.toUpperCase();
         rows.push(`| ${label} -P${pipeline} | ${Math.round(redis.rps).toLocaleString('en-US')} | ${redis.p50.toFixed(2)} / ${redis.p99.toFixed(2)} | ` +
-          `${Math.round(raftis.rps).toLocaleString('en-US')} | ${raftis.p50.toFixed(2)} / ${raftis.p99.toFixed(2)} | ${(raftis.rps / redis.rps).toFixed(2)} |`);
+          `${Math.round(raftis.rps).toLocaleString('en-US')} | ${raftis.p50.toFixed(2)} / ${raftis.p99.toFixed(2)} | ${(raftis.rps / redis.rps).toFixed(2)} | ${Math.round(cpuUsPerOp)} |`);
         process.stderr.write(`${rows[rows.length - 1]}\n`);
       }
     }
     console.log(`\nredis-benchmark -c 50 -d 100 -r 100000 (raftis: 3 nodes, client on node ${targetNode}; Redis: one node, no persistence)\n`);
-    console.log('| test | Redis ops/s | Redis p50 / p99 ms | raftis ops/s | raftis p50 / p99 ms | raftis/Redis |');
-    console.log('| --- | --- | --- | --- | --- | --- |');
+    console.log('| test | Redis ops/s | Redis p50 / p99 ms | raftis ops/s | raftis p50 / p99 ms | raftis/Redis | raftis CPU µs/op (3 nodes) |');
+    console.log('| --- | --- | --- | --- | --- | --- | --- |');
     for (const r of rows) console.log(r);
   } finally {
     for (const p of procs) p.kill('SIGTERM');

@@ -97,6 +97,8 @@ class GroupRuntime {
   /** Reads whose index is known, waiting for applied to reach it. */
   readsWaitingApply: ReadWaiter[] = [];
   lastStampMs = 0;
+  /** Applies of this group queued on the host's apply chain and not yet done. */
+  appliesPending = 0;
   role: Role = Role.Follower;
   leader: NodeId = 0;
   confState: ConfState;
@@ -126,6 +128,13 @@ export class Host {
   private cycleScheduled = false;
   private stopped = false;
   private readSeq = 1;
+  /**
+   * Every apply runs through this chain, in index order: a Ready's committed
+   * entries (before and after its write) and the entries handed out between
+   * Readies (`takeCommittedEntries`). Each apply reads the state the previous
+   * one wrote.
+   */
+  private applyChain: Promise<void> = Promise.resolve();
   private readonly idleWaiters: Array<() => void> = [];
   /** Called after each cycle with the groups whose role or leader changed. */
   onLeaderChange: (groupId: GroupId, leader: NodeId, role: Role) => void = () => {};
@@ -201,11 +210,12 @@ export class Host {
     this.ticker = this.env.timers.every(this.opts.tickMs, () => this.tickAll());
   }
 
-  /** Stops ticking and fails every waiting request; in-flight cycles finish. */
+  /** Stops ticking and fails every waiting request; in-flight cycles and applies finish. */
   async stop(): Promise<void> {
     this.stopped = true;
     this.ticker?.cancel();
     await this.idle();
+    await this.applyChain.catch(() => {});
     for (const rt of this.groups.values()) this.failAll(rt, { kind: 'stopped' });
   }
 
@@ -323,10 +333,13 @@ export class Host {
   private earlyScheduled = false;
 
   /**
-   * While a cycle's write is in flight, ops proposed meanwhile are appended to
-   * their leader's log at the end of this turn and their AppendEntries sent at
-   * once, so followers persist them in parallel with the leader's cycle; the
-   * leader persists them in its next cycle as usual.
+   * While a cycle's write is in flight, at the end of this turn:
+   * - ops proposed meanwhile are appended to their leader's log and their
+   *   AppendEntries sent at once, so followers persist them in parallel with
+   *   the leader's cycle; the leader persists them in its next cycle as usual;
+   * - entries that became committed meanwhile (an append ack arrived) and are
+   *   durable here are applied and their clients answered at once, instead of
+   *   after the cycle's write, which is an unrelated fsync.
    */
   private scheduleEarlyAppends(): void {
     if (this.earlyScheduled) return;
@@ -334,12 +347,46 @@ export class Host {
     this.env.timers.soon(() => {
       this.earlyScheduled = false;
       if (this.stopped) return;
+      const work: ApplyWork[] = [];
       for (const rt of this.groups.values()) {
-        if (rt.queued.length === 0 || rt.role !== Role.Leader) continue;
-        this.flushProposals(rt);
-        for (const m of rt.node.takeAppendMessages()) this.transport.send(m.to, [m]);
+        if (rt.queued.length > 0 && rt.role === Role.Leader) {
+          this.flushProposals(rt);
+          for (const m of rt.node.takeAppendMessages()) this.transport.send(m.to, [m]);
+        }
+        // Only a leader has clients waiting on its applies; followers keep applying per cycle,
+        // in fewer and larger batches.
+        if (rt.role !== Role.Leader) continue;
+        const entries = rt.node.takeCommittedEntries();
+        if (entries.length > 0) work.push({ groupId: rt.groupId, entries });
       }
+      if (work.length === 0) return;
+      const runtimes = work.map((w) => this.groups.get(w.groupId)!);
+      this.enqueueApply(work, () => {
+        work.forEach((w, i) => {
+          const rt = runtimes[i];
+          // A group removed meanwhile has no one left to tell.
+          if (this.groups.get(w.groupId) !== rt) return;
+          rt.node.advanceApplied(w.entries[w.entries.length - 1].index);
+          this.serveReads(rt);
+        });
+      }).catch((err) => {
+        // As in runCycles: a failed apply means this node can no longer keep its promises.
+        this.log.error({ err: String((err as Error)?.stack ?? err) }, 'host apply failed; stopping node');
+        this.stopped = true;
+        throw err;
+      });
     });
+  }
+
+  /** Applies `work` after every apply queued before it; `then` runs right after it, in the same turn. */
+  private enqueueApply(work: ApplyWork[], then: () => void = () => {}): Promise<void> {
+    const rts = work.map((w) => this.groups.get(w.groupId)).filter((rt) => rt !== undefined);
+    for (const rt of rts) rt.appliesPending++;
+    const run = this.applyChain.then(() => this.applyAndSettle(work)).then(then).finally(() => {
+      for (const rt of rts) rt.appliesPending--;
+    });
+    this.applyChain = run.catch(() => {});
+    return run;
   }
 
   private async runCycles(): Promise<void> {
@@ -387,6 +434,10 @@ export class Host {
   }
 
   private async cycle(): Promise<void> {
+    // A snapshot for a follower is cut at ready() from the applied index: let
+    // the entries handed out between Readies finish applying first.
+    // (No group with a snapshot to send takes new entries meanwhile, so this ends.)
+    while ([...this.groups.values()].some((rt) => rt.appliesPending > 0 && rt.node.hasSnapshotToSend())) await this.applyChain;
     const readies: Array<[GroupRuntime, Ready]> = [];
     for (const rt of this.groups.values()) {
       this.flushProposals(rt);
@@ -418,6 +469,8 @@ export class Host {
     let installed = false;
     for (const [rt, rd] of readies) {
       if (!rd.snapshot) continue;
+      // Nothing may still be applying into the state the snapshot replaces.
+      while (rt.appliesPending > 0) await this.applyChain;
       await this.sm.installSnapshot(rt.groupId, rd.snapshot.meta, rd.snapshot.data);
       installed = true;
     }
@@ -436,7 +489,7 @@ export class Host {
       if (split > 0) early.push({ groupId: rt.groupId, entries: rd.committedEntries.slice(0, split) });
       if (split < rd.committedEntries.length) late.push({ groupId: rt.groupId, entries: rd.committedEntries.slice(split) });
     }
-    const earlyApplied = early.length > 0 ? this.applyAndSettle(early) : Promise.resolve();
+    const earlyApplied = early.length > 0 ? this.enqueueApply(early) : Promise.resolve();
     // Awaited below; this keeps a failure from being reported as unhandled meanwhile.
     earlyApplied.catch(() => {});
     if (updates.length > 0) await this.logStore.write(updates, { sync });
@@ -446,7 +499,7 @@ export class Host {
 
     // 4. Apply the rest (entries persisted by this very write), in order after the early ones.
     await earlyApplied;
-    if (late.length > 0) await this.applyAndSettle(late);
+    if (late.length > 0) await this.enqueueApply(late);
     for (const [rt, rd] of readies) {
       for (const rs of rd.readStates) {
         const id = Buffer.from(rs.context.buffer, rs.context.byteOffset, rs.context.byteLength).readDoubleLE(0);

@@ -7,6 +7,7 @@ import { Raft } from './raft.js';
 import { bcastAppend, registerRead, transferLeadership } from './step-leader.js';
 import {
   type ConfChange,
+  type Entry,
   EntryType,
   type HardState,
   type Message,
@@ -38,9 +39,16 @@ export class RawNode implements RawNodeApi {
   private readyNumber = 0;
   /** The Ready handed out and not yet advanced. */
   private outstanding: Ready | null = null;
+  /**
+   * Highest committed index handed to the host to apply, by a Ready or by
+   * `takeCommittedEntries`. Invariant: applied <= handedOut <= committed
+   * (handedOut may lag behind applied after a snapshot restore; readers take the max).
+   */
+  private handedOut = 0;
 
   constructor(config: RawNodeConfig) {
     this.raft = new Raft(config);
+    this.handedOut = this.raft.log.applied;
     this.prevSoft = { leader: this.raft.lead, role: this.raft.role };
     this.prevHard = this.hardState();
   }
@@ -119,7 +127,7 @@ export class RawNode implements RawNodeApi {
     if (r.msgs.length > 0 || r.msgsAfterPersist.length > 0 || r.readStates.length > 0) return true;
     if (r.pendingSnapshot !== null || r.confChanged) return true;
     if (r.log.unstableFrom <= r.log.lastIndex()) return true;
-    if (r.log.committed > r.log.applied) return true;
+    if (r.log.committed > this.applyFrom() - 1) return true;
     if (r.lead !== this.prevSoft.leader || r.role !== this.prevSoft.role) return true;
     const hs = this.hardState();
     return hs.term !== this.prevHard.term || hs.vote !== this.prevHard.vote || hs.commit !== this.prevHard.commit;
@@ -144,6 +152,59 @@ export class RawNode implements RawNodeApi {
     return out;
   }
 
+  /**
+   * True when the next Ready will carry a snapshot for a lagging follower: its
+   * meta is cut at `ready()` from the applied index, so the host must have
+   * applied everything handed out by then.
+   */
+  hasSnapshotToSend(): boolean {
+    for (const m of this.raft.msgs) if (m.type === MessageType.Snap && m.snapshot !== null && m.snapshot.meta.index === 0) return true;
+    return false;
+  }
+
+  /** The first committed index not yet handed to the host to apply. */
+  private applyFrom(): number {
+    return Math.max(this.raft.log.applied, this.handedOut) + 1;
+  }
+
+  /**
+   * Hands out, ahead of the next Ready, committed entries that are already
+   * durable in this node's log (index <= stableIndex), so the host can apply
+   * them and answer their clients without waiting for the Ready in flight
+   * (whose write may be an unrelated fsync). Only Normal entries, stopping at
+   * the first conf change (membership changes at advance, in Ready order), and
+   * nothing while the outstanding Ready installs a snapshot or applies a conf
+   * change, or while a snapshot for a follower waits for the next Ready. The host applies them in index order after everything handed out
+   * before (the outstanding Ready's committed entries included) and then calls
+   * `advanceApplied`. Applying a committed, locally durable entry early is what
+   * the Ready would do anyway: only the moment changes.
+   */
+  takeCommittedEntries(): Entry[] {
+    const r = this.raft;
+    const rd = this.outstanding;
+    if (rd !== null && (rd.snapshot !== null || rd.committedEntries.some((e) => e.type !== EntryType.Normal))) return [];
+    // The next Ready cuts a snapshot from the applied index: let it catch up first.
+    if (this.hasSnapshotToSend()) return [];
+    const from = this.applyFrom();
+    const to = Math.min(r.log.committed, r.log.stableIndex);
+    if (to < from) return [];
+    const out: Entry[] = [];
+    for (let i = from; i <= to; i++) {
+      const e = r.log.entry(i);
+      if (e.type !== EntryType.Normal) break;
+      out.push(e);
+    }
+    if (out.length > 0) this.handedOut = out[out.length - 1].index;
+    return out;
+  }
+
+  /** The host applied the entries `takeCommittedEntries` handed out, up to `index`. */
+  advanceApplied(index: number): void {
+    const r = this.raft;
+    assert(index <= this.handedOut, `raw-node: advanceApplied(${index}) beyond what was handed out (${this.handedOut})`);
+    if (index > r.log.applied) r.log.applied = index;
+  }
+
   ready(): Ready {
     assert(this.outstanding === null, 'raw-node: ready() called while a Ready is outstanding');
     const r = this.raft;
@@ -154,9 +215,11 @@ export class RawNode implements RawNodeApi {
     const termOrVoteChanged = hs.term !== this.prevHard.term || hs.vote !== this.prevHard.vote;
     const entries = r.log.unstableEntries();
     const snapshot = r.pendingSnapshot;
-    const committedEntries = r.log.committed > r.log.applied ? r.log.slice(r.log.applied + 1, r.log.committed) : [];
+    const from = this.applyFrom();
+    const committedEntries = r.log.committed >= from ? r.log.slice(from, r.log.committed) : [];
     const messages = r.msgs;
     for (const m of messages) if (m.type === MessageType.Snap && m.snapshot !== null && m.snapshot.meta.index === 0) this.fillSnapshot(m);
+    this.handedOut = Math.max(this.handedOut, r.log.committed);
 
     const ready: Ready = {
       number: ++this.readyNumber,
@@ -188,6 +251,7 @@ export class RawNode implements RawNodeApi {
   private fillSnapshot(m: Message): void {
     const r = this.raft;
     const index = r.log.applied;
+    assert(this.handedOut <= index, 'raw-node: a snapshot is cut while handed-out entries are still being applied');
     const term = r.log.term(index);
     assert(term !== undefined, 'raw-node: applied index has no term');
     m.snapshot = { meta: { index, term, confState: copyConf(r.conf) }, data: m.snapshot!.data };

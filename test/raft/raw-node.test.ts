@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SeededRandom } from '../../src/env/random.js';
-import { Network, bytes, ent } from './network.js';
+import { Network, bytes, ent, text } from './network.js';
 import { type Message, MessageType, Role } from '../../src/raft/types.js';
 
 test('exactly one Ready is outstanding; advance must name it', () => {
@@ -104,4 +104,61 @@ test('append messages may leave ahead of the Ready; heartbeats and their read ro
   assert.ok(rd2.messages.some((m) => m.type === MessageType.Heartbeat), 'the read round goes out with the Ready');
   assert.deepEqual(rd2.entries.map((e) => e.index), [rd1.entries[0].index + 1], 'the leader still persists the entry itself');
   node.advance(rd2.number);
+});
+
+test('committed entries durable here may be taken while a Ready is outstanding; never undurable ones, never twice', () => {
+  const net = new Network([1, 2, 3]);
+  net.elect(1);
+  net.stabilize();
+  const node = net.node(1);
+  // 'a' is durable on all three; the followers' acks are on their way.
+  const a = node.propose(bytes('a'));
+  assert.equal(a.kind, 'ok');
+  net.handleReady(1);
+  net.deliverOnce();
+  net.handleReady(2);
+  net.handleReady(3);
+  // 'b' reaches the followers ahead of the leader's own write (takeAppendMessages), and they ack it too.
+  node.propose(bytes('b'));
+  for (const m of node.takeAppendMessages()) net.node(m.to).step(m);
+  net.handleReady(2);
+  net.handleReady(3);
+  assert.ok(net.beginReady(1), 'the leader writes b');
+  net.deliverOnce();
+  assert.equal(node.status().commit, (a as { index: number }).index + 1, 'a and b are committed by the followers');
+  const taken = node.takeCommittedEntries();
+  assert.deepEqual(taken.map((e) => text(e.data)), ['a'], 'b is not durable on the leader yet');
+  assert.deepEqual(node.takeCommittedEntries(), [], 'taken once');
+  assert.equal(node.hasReady(), false, 'still one Ready outstanding');
+  // The host applies 'a' now.
+  const m = net.get(1);
+  m.sm.push('a');
+  m.applied = taken[0].index;
+  node.advanceApplied(taken[0].index);
+  assert.equal(node.status().applied, taken[0].index);
+  assert.throws(() => node.advanceApplied(taken[0].index + 1), /beyond what was handed out/);
+  net.finishReady(1);
+  const rd = net.handleReady(1);
+  assert.deepEqual(rd?.committedEntries.map((e) => text(e.data)), ['b'], 'the next Ready applies only b');
+  net.stabilize();
+  assert.deepEqual(net.get(1).sm, net.get(2).sm, 'same state machine on leader and follower');
+});
+
+test('nothing is taken past a conf change: it goes through a Ready', () => {
+  const net = new Network([1, 2, 3]);
+  net.elect(1);
+  net.stabilize();
+  const node = net.node(1);
+  node.proposeConfChange({ type: 2, nodeId: 4, context: new Uint8Array(0) });
+  node.propose(bytes('x'));
+  net.handleReady(1);
+  net.deliverOnce();
+  net.handleReady(2);
+  net.handleReady(3);
+  net.deliverOnce();
+  assert.ok(node.status().commit > node.status().applied);
+  assert.deepEqual(node.takeCommittedEntries(), [], 'the conf change comes first: it goes through a Ready');
+  const rd = net.handleReady(1);
+  assert.equal(rd?.committedEntries.length, 2, 'the Ready applies the conf change and x');
+  assert.equal(node.hasSnapshotToSend(), false);
 });
