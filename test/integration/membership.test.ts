@@ -156,7 +156,7 @@ test('node 3 is removed under write load: replicas move off it first, then it is
     assert.equal(await reader.get(k), v, `acknowledged write ${k} survived`);
     checked++;
   }
-  assert.ok(checked > 200, `enough writes were acknowledged (${checked})`);
+  assert.ok(checked > 100, `enough writes were acknowledged (${checked})`);
   const table = await admin('groups');
   assert.match(table.split('\n')[0], /^group\s+slots\s+leader\s+term\s+commit\s+applied\s+settled\s+members/);
   assert.equal(table.trim().split('\n').length, GROUPS + 2);

@@ -10,7 +10,9 @@ import { keySlot } from '../../src/cluster/slot.js';
 import { initialPlacement } from '../../src/cluster/placement.js';
 import { TestCluster } from './harness.js';
 
-const cluster = new TestCluster({ extra: ['--groups', '4', '--compact-entries', '20'] });
+// A long request timeout: a 10,000-command pipeline on a loaded 2-core machine (snapshots every 20
+// entries) can take longer than the default 5 s to commit its first entry.
+const cluster = new TestCluster({ extra: ['--groups', '4', '--compact-entries', '20', '--request-timeout-ms', '15000'] });
 
 before(async () => {
   await cluster.start();
