@@ -6,68 +6,12 @@
 // background expiry keeps the key count bounded.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { connect, type Socket } from 'node:net';
 import { TestCluster } from './harness.js';
+import { Raw, ReferenceRedis } from './reference.js';
 
 const cluster = new TestCluster({ extra: ['--groups', '4'] });
-let redis: ChildProcess;
-const redisPort = 21000 + Math.floor(Math.random() * 8000);
-
-/** A minimal raw RESP client: sends one command, returns the raw reply bytes as a string. */
-class Raw {
-  private buf = Buffer.alloc(0);
-  private waiters: Array<() => void> = [];
-  private constructor(private readonly sock: Socket) {
-    sock.on('data', (d) => {
-      this.buf = Buffer.concat([this.buf, d]);
-      for (const w of this.waiters.splice(0)) w();
-    });
-  }
-  static open(port: number): Promise<Raw> {
-    return new Promise((resolve, reject) => {
-      const s = connect(port, '127.0.0.1', () => resolve(new Raw(s)));
-      s.on('error', reject);
-    });
-  }
-  async send(args: string[]): Promise<string> {
-    let out = `*${args.length}\r\n`;
-    for (const a of args) out += `$${Buffer.byteLength(a)}\r\n${a}\r\n`;
-    this.sock.write(out);
-    for (;;) {
-      const end = replyEnd(this.buf, 0);
-      if (end > 0) {
-        const r = this.buf.subarray(0, end).toString('latin1');
-        this.buf = this.buf.subarray(end);
-        return r;
-      }
-      await new Promise<void>((r) => this.waiters.push(r));
-    }
-  }
-  close(): void {
-    this.sock.destroy();
-  }
-}
-
-/** End offset of one complete RESP2 reply at `at`, or -1. */
-function replyEnd(b: Buffer, at: number): number {
-  if (at >= b.length) return -1;
-  const nl = b.indexOf('\r\n', at);
-  if (nl < 0) return -1;
-  const n = Number(b.toString('latin1', at + 1, nl));
-  switch (b[at]) {
-    case 0x24: return n < 0 ? nl + 2 : (nl + 2 + n + 2 <= b.length ? nl + 2 + n + 2 : -1);
-    case 0x2a: {
-      let p = nl + 2;
-      for (let i = 0; i < n; i++) {
-        p = replyEnd(b, p);
-        if (p < 0) return -1;
-      }
-      return p;
-    }
-    default: return nl + 2;
-  }
-}
+const reference = new ReferenceRedis();
+const redisPort = reference.port;
 
 let ref: Raw;
 let ours: Raw[] = [];
@@ -82,23 +26,16 @@ async function same(...args: string[]): Promise<string> {
 }
 
 before(async () => {
-  redis = spawn('redis-server', ['--port', String(redisPort), '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  await reference.start();
   await cluster.start();
-  for (let i = 0; i < 50; i++) {
-    try {
-      ref = await Raw.open(redisPort);
-      break;
-    } catch {
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
+  ref = await Raw.open(redisPort);
   ours = await Promise.all(cluster.nodeIds().map((id) => Raw.open(cluster.port(id))));
 });
 
 after(async () => {
   ref?.close();
   for (const o of ours) o.close();
-  redis?.kill('SIGTERM');
+  reference.stop();
   await cluster.stop();
 });
 

@@ -11,35 +11,24 @@
 // compared with a real redis-server.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { TestCluster } from './harness.js';
+import { ReferenceRedis } from './reference.js';
 import { keySlot } from '../../src/cluster/slot.js';
 
 const MAXMEMORY = 160 * 1024;
 const cluster = new TestCluster({ extra: ['--groups', '4', '--maxmemory', '160kb', '--maxmemory-policy', 'allkeys-lru'] });
 const VALUE = 'v'.repeat(100);
-let redis: ChildProcess;
-const redisPort = 21000 + Math.floor(Math.random() * 8000);
+const reference = new ReferenceRedis();
+const redisPort = reference.port;
 
 before(async () => {
-  redis = spawn('redis-server', ['--port', String(redisPort), '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  await reference.start();
   await cluster.start();
-  for (;;) {
-    try {
-      const r = new Redis({ port: redisPort, lazyConnect: true, retryStrategy: () => null });
-      await r.connect();
-      await r.ping();
-      r.disconnect();
-      break;
-    } catch {
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
 });
 
 after(async () => {
-  redis.kill('SIGKILL');
+  reference.stop();
   await cluster.stop();
 });
 
