@@ -10,6 +10,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Env, EnvLogger, TimerHandle } from '../env/env.js';
+import { DeadlineQueue } from '../env/deadlines.js';
 import type { SeededRandom } from '../env/random.js';
 import type { Message, NodeId } from '../raft/types.js';
 import { FrameDecoder, FrameKind, writeFrame, writeFrameCoalesced } from './frame.js';
@@ -88,6 +89,8 @@ export class PeerLink {
   /** The connect timeout while connecting, the redial timer in back-off. */
   private timer: TimerHandle | null = null;
   private readonly pending = new Map<number, PendingRequest>();
+  /** Request timeouts on one timer rather than one per request (docs/decisions.md, "Entry node CPU"). */
+  private readonly deadlines: DeadlineQueue;
   /** Raft messages queued this turn (owned by the transport's flush). */
   queue: Message[] = [];
 
@@ -96,7 +99,9 @@ export class PeerLink {
     readonly nodeId: NodeId,
     readonly host: string,
     readonly port: number,
-  ) {}
+  ) {
+    this.deadlines = new DeadlineQueue(ctx.env.clock, ctx.env.timers);
+  }
 
   get state(): LinkState {
     return this.stateValue;
@@ -121,7 +126,7 @@ export class PeerLink {
         return reject(new TransportError('unreachable', `node ${this.nodeId} is unreachable`));
       }
       const socket = this.ensureSocket();
-      const timer = this.ctx.env.timers.after(timeoutMs, () => {
+      const timer = this.deadlines.after(timeoutMs, () => {
         if (this.pending.delete(requestId)) {
           reject(new TransportError('timeout', `request ${requestId} to node ${this.nodeId} timed out after ${timeoutMs} ms`));
         }
@@ -141,6 +146,7 @@ export class PeerLink {
     this.queue = [];
     this.dropHeld();
     this.rejectPending('closed', message);
+    this.deadlines.clear();
     const socket = this.socket;
     if (socket !== null) {
       if (how === 'end') socket.end();
