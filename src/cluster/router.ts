@@ -199,13 +199,12 @@ export class Router {
   private async forward(
     to: NodeId, groupId: GroupId, cmd: KeyedCommand, args: Buffer[], proto: ProtocolVersion, deadline: number, policy: ReadPolicy,
   ): Promise<Reply | null> {
-    const op = encodeOp(args);
-    const payload = Buffer.allocUnsafe(6 + op.length);
+    // The op is encoded after the 6-byte forward header, in one buffer.
+    const payload = encodeOp(args, 6);
     payload[0] = FORWARD_COMMAND;
     // Low nibble: the client's protocol; high nibble: its read consistency.
     payload[1] = proto | (CONSISTENCY_CODES.indexOf(policy.consistency) << 4);
     payload.writeUInt32LE(groupId, 2);
-    op.copy(payload, 6);
     const timeoutMs = Math.max(1, deadline - this.env.clock.monotonicMs());
     try {
       const res = await this.channel.request(to, payload, timeoutMs);

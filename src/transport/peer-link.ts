@@ -13,7 +13,7 @@ import type { Env, EnvLogger, TimerHandle } from '../env/env.js';
 import { DeadlineQueue } from '../env/deadlines.js';
 import type { SeededRandom } from '../env/random.js';
 import type { Message, NodeId } from '../raft/types.js';
-import { FrameDecoder, FrameKind, writeFrame, writeFrameCoalesced } from './frame.js';
+import { FRAME_HEADER_BYTES, FrameDecoder, FrameKind, writeFrame, writeFramedCoalesced } from './frame.js';
 import { macMatches, newNonce, peerMac, type AuthTranscript } from './peer-auth.js';
 import type { PeerTransportStats } from './stats.js';
 import type { TlsCredentials } from './tls.js';
@@ -91,6 +91,7 @@ export class PeerLink {
   private readonly pending = new Map<number, PendingRequest>();
   /** Request timeouts on one timer rather than one per request (docs/decisions.md, "Entry node CPU"). */
   private readonly deadlines: DeadlineQueue;
+  private readonly soon = (fn: () => void): void => this.ctx.env.timers.soon(fn);
   /** Raft messages queued this turn (owned by the transport's flush). */
   queue: Message[] = [];
 
@@ -133,9 +134,12 @@ export class PeerLink {
       });
       this.pending.set(requestId, { resolve, reject, timer });
       this.ctx.counters.requestsSent++;
-      const frame = encodeRequest({ requestId, payload });
-      if (this.acked) writeFrameCoalesced(socket, FrameKind.Request, frame, (fn) => this.ctx.env.timers.soon(fn));
-      else this.hold(FrameKind.Request, frame);
+      if (this.acked) {
+        const framed = encodeRequest({ requestId, payload }, FRAME_HEADER_BYTES);
+        writeFramedCoalesced(socket, FrameKind.Request, framed, this.soon);
+      } else {
+        this.hold(FrameKind.Request, encodeRequest({ requestId, payload }));
+      }
     });
   }
 
