@@ -393,6 +393,7 @@ export async function createNode(env: Env, config: NodeConfig, options: NodeOpti
       balancer.stop();
       topology.stop();
       await host.stop();
+      router.stop();
       await transport.close();
       await logStore.close();
       await smStore.close();

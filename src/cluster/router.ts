@@ -1,4 +1,5 @@
 import type { Env } from '../env/env.js';
+import { DeadlineQueue } from '../env/deadlines.js';
 import type { Host, HostError } from '../host/host.js';
 import type { GroupId, NodeId } from '../raft/types.js';
 import { encodeReply, type ProtocolVersion, type Reply } from '../resp/encoder.js';
@@ -69,6 +70,8 @@ const OUTCOME_UNKNOWN = 'The request timed out';
 export class Router {
   /** The node that last served a group this node does not replicate. */
   private readonly remoteLeaders = new Map<GroupId, NodeId>();
+  /** Every request's deadline on one timer, not one timer per request (docs/decisions.md). */
+  private readonly deadlines: DeadlineQueue;
 
   constructor(
     private readonly env: Env,
@@ -77,7 +80,14 @@ export class Router {
     private readonly placement: Placement,
     private readonly channel: ForwardChannel,
     private readonly readView: (groupId: GroupId, nowMs: number) => ReadContext,
-  ) {}
+  ) {
+    this.deadlines = new DeadlineQueue(env.clock, env.timers);
+  }
+
+  /** Cancels the deadline timer (node shutdown); requests still waiting then wait for their work alone. */
+  stop(): void {
+    this.deadlines.clear();
+  }
 
   /** True when keys led elsewhere get -MOVED: clients then expect Redis Cluster's rules (CROSSSLOT). */
   get redirectsMoved(): boolean {
@@ -189,13 +199,12 @@ export class Router {
   private async forward(
     to: NodeId, groupId: GroupId, cmd: KeyedCommand, args: Buffer[], proto: ProtocolVersion, deadline: number, policy: ReadPolicy,
   ): Promise<Reply | null> {
-    const op = encodeOp(args);
-    const payload = Buffer.allocUnsafe(6 + op.length);
+    // The op is encoded after the 6-byte forward header, in one buffer.
+    const payload = encodeOp(args, 6);
     payload[0] = FORWARD_COMMAND;
     // Low nibble: the client's protocol; high nibble: its read consistency.
     payload[1] = proto | (CONSISTENCY_CODES.indexOf(policy.consistency) << 4);
     payload.writeUInt32LE(groupId, 2);
-    op.copy(payload, 6);
     const timeoutMs = Math.max(1, deadline - this.env.clock.monotonicMs());
     try {
       const res = await this.channel.request(to, payload, timeoutMs);
@@ -241,7 +250,7 @@ export class Router {
     const remaining = deadline - this.env.clock.monotonicMs();
     if (remaining <= 0) return Promise.resolve(null);
     return new Promise((resolve, reject) => {
-      const timer = this.env.timers.after(remaining, () => resolve(null));
+      const timer = this.deadlines.at(deadline, () => resolve(null));
       work.then((v) => {
         timer.cancel();
         resolve(v);

@@ -4,12 +4,13 @@
  * Replicating the command itself (not its effect) keeps entries small; the
  * apply is deterministic because time comes from the entry's stamp.
  */
-export function encodeOp(args: readonly Buffer[]): Buffer {
-  let size = 4;
+/** `headroom` bytes (left uninitialised) come before the op: room for a caller's header, saving a copy. */
+export function encodeOp(args: readonly Buffer[], headroom = 0): Buffer {
+  let size = headroom + 4;
   for (const a of args) size += 4 + a.length;
   const out = Buffer.allocUnsafe(size);
-  out.writeUInt32LE(args.length, 0);
-  let at = 4;
+  out.writeUInt32LE(args.length, headroom);
+  let at = headroom + 4;
   for (const a of args) {
     out.writeUInt32LE(a.length, at);
     a.copy(out, at + 4);

@@ -190,11 +190,14 @@ export class Connection implements ClientContext {
   private scheduleFlush(): void {
     if (this.isClosed || this.flushScheduled) return;
     this.flushScheduled = true;
-    this.opts.soon(() => {
-      this.flushScheduled = false;
-      this.flush();
-    });
+    this.opts.soon(this.scheduledFlush);
   }
+
+  /** One closure per connection, not one per scheduled flush. */
+  private readonly scheduledFlush = (): void => {
+    this.flushScheduled = false;
+    this.flush();
+  };
 
   /**
    * Graceful close for server shutdown: reads no more requests, writes every

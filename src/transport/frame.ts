@@ -48,8 +48,21 @@ export class FrameError extends Error {
   }
 }
 
+/** CRC-32C of each one-byte kind, the start of every frame's checksum. */
+const KIND_CRC: number[] = Array.from({ length: 256 }, (_, k) => crc32c(Uint8Array.of(k)));
+
 function checksum(kind: number, payload: Uint8Array): number {
-  return crc32c(payload, crc32c(Uint8Array.of(kind)));
+  return crc32c(payload, KIND_CRC[kind]);
+}
+
+/** Writes the header of the frame whose payload is `framed[FRAME_HEADER_BYTES..]` into its first bytes. */
+function fillHeader(kind: FrameKind, framed: Uint8Array): void {
+  const payload = framed.subarray(FRAME_HEADER_BYTES);
+  const len = payload.length;
+  const crc = checksum(kind, payload);
+  framed[0] = len >>> 24; framed[1] = len >>> 16; framed[2] = len >>> 8; framed[3] = len;
+  framed[4] = kind;
+  framed[5] = crc >>> 24; framed[6] = crc >>> 16; framed[7] = crc >>> 8; framed[8] = crc;
 }
 
 /**
@@ -68,8 +81,8 @@ export function encodeFrameHeader(kind: FrameKind, payload: Uint8Array): Uint8Ar
 /** Header and payload in one buffer (convenient for small frames and tests). */
 export function encodeFrame(kind: FrameKind, payload: Uint8Array): Uint8Array {
   const out = new Uint8Array(FRAME_HEADER_BYTES + payload.length);
-  out.set(encodeFrameHeader(kind, payload), 0);
   out.set(payload, FRAME_HEADER_BYTES);
+  fillHeader(kind, out);
   return out;
 }
 
@@ -107,15 +120,30 @@ const corkedUntilSoon = new WeakSet<FrameSink>();
  */
 export function writeFrameCoalesced(sink: FrameSink, kind: FrameKind, payload: Uint8Array, soon: (fn: () => void) => void): void {
   if (sink.destroyed) return;
-  if (!corkedUntilSoon.has(sink)) {
-    corkedUntilSoon.add(sink);
-    sink.cork();
-    soon(() => {
-      corkedUntilSoon.delete(sink);
-      if (!sink.destroyed) sink.uncork();
-    });
-  }
+  corkUntilSoon(sink, soon);
   writeFrame(sink, kind, payload);
+}
+
+/**
+ * As writeFrameCoalesced, for a payload encoded after FRAME_HEADER_BYTES of headroom in
+ * `framed` (wire's `encodeRequest(r, FRAME_HEADER_BYTES)`): the header is written into the
+ * headroom, so the payload is not copied again.
+ */
+export function writeFramedCoalesced(sink: FrameSink, kind: FrameKind, framed: Uint8Array, soon: (fn: () => void) => void): void {
+  if (sink.destroyed) return;
+  corkUntilSoon(sink, soon);
+  fillHeader(kind, framed);
+  sink.write(framed);
+}
+
+function corkUntilSoon(sink: FrameSink, soon: (fn: () => void) => void): void {
+  if (corkedUntilSoon.has(sink)) return;
+  corkedUntilSoon.add(sink);
+  sink.cork();
+  soon(() => {
+    corkedUntilSoon.delete(sink);
+    if (!sink.destroyed) sink.uncork();
+  });
 }
 
 /** Incremental frame decoder for one byte stream. */

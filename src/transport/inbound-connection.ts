@@ -11,7 +11,7 @@ import type net from 'node:net';
 import type { EnvLogger, Timers, TimerHandle } from '../env/env.js';
 import { decodeMessages } from '../raft/codec.js';
 import type { Message, NodeId } from '../raft/types.js';
-import { FrameDecoder, FrameKind, writeFrame, writeFrameCoalesced, type Frame } from './frame.js';
+import { FRAME_HEADER_BYTES, FrameDecoder, FrameKind, writeFrame, writeFramedCoalesced, type Frame } from './frame.js';
 import type { PeerTransportStats } from './stats.js';
 import { macMatches, newNonce, peerMac, type AuthTranscript } from './peer-auth.js';
 import {
@@ -56,6 +56,8 @@ export class InboundConnection {
   private readonly remotePort: number;
   private readonly decoder: FrameDecoder;
   private timer: TimerHandle | null;
+
+  private readonly soon = (fn: () => void): void => this.ctx.timers.soon(fn);
 
   constructor(
     private readonly ctx: InboundContext,
@@ -202,7 +204,7 @@ export class InboundConnection {
     }
     const respond = (status: ResponseStatus, body: Uint8Array): void => {
       if (this.socket.destroyed || !this.socket.writable) return;
-      writeFrameCoalesced(this.socket, FrameKind.Response, encodeResponse({ requestId, status, payload: body }), (fn) => this.ctx.timers.soon(fn));
+      writeFramedCoalesced(this.socket, FrameKind.Response, encodeResponse({ requestId, status, payload: body }, FRAME_HEADER_BYTES), this.soon);
     };
     reply.then(
       (body) => {

@@ -10,9 +10,10 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Env, EnvLogger, TimerHandle } from '../env/env.js';
+import { DeadlineQueue } from '../env/deadlines.js';
 import type { SeededRandom } from '../env/random.js';
 import type { Message, NodeId } from '../raft/types.js';
-import { FrameDecoder, FrameKind, writeFrame, writeFrameCoalesced } from './frame.js';
+import { FRAME_HEADER_BYTES, FrameDecoder, FrameKind, writeFrame, writeFramedCoalesced } from './frame.js';
 import { macMatches, newNonce, peerMac, type AuthTranscript } from './peer-auth.js';
 import type { PeerTransportStats } from './stats.js';
 import type { TlsCredentials } from './tls.js';
@@ -88,6 +89,9 @@ export class PeerLink {
   /** The connect timeout while connecting, the redial timer in back-off. */
   private timer: TimerHandle | null = null;
   private readonly pending = new Map<number, PendingRequest>();
+  /** Request timeouts on one timer rather than one per request (docs/decisions.md, "Entry node CPU"). */
+  private readonly deadlines: DeadlineQueue;
+  private readonly soon = (fn: () => void): void => this.ctx.env.timers.soon(fn);
   /** Raft messages queued this turn (owned by the transport's flush). */
   queue: Message[] = [];
 
@@ -96,7 +100,9 @@ export class PeerLink {
     readonly nodeId: NodeId,
     readonly host: string,
     readonly port: number,
-  ) {}
+  ) {
+    this.deadlines = new DeadlineQueue(ctx.env.clock, ctx.env.timers);
+  }
 
   get state(): LinkState {
     return this.stateValue;
@@ -121,16 +127,19 @@ export class PeerLink {
         return reject(new TransportError('unreachable', `node ${this.nodeId} is unreachable`));
       }
       const socket = this.ensureSocket();
-      const timer = this.ctx.env.timers.after(timeoutMs, () => {
+      const timer = this.deadlines.after(timeoutMs, () => {
         if (this.pending.delete(requestId)) {
           reject(new TransportError('timeout', `request ${requestId} to node ${this.nodeId} timed out after ${timeoutMs} ms`));
         }
       });
       this.pending.set(requestId, { resolve, reject, timer });
       this.ctx.counters.requestsSent++;
-      const frame = encodeRequest({ requestId, payload });
-      if (this.acked) writeFrameCoalesced(socket, FrameKind.Request, frame, (fn) => this.ctx.env.timers.soon(fn));
-      else this.hold(FrameKind.Request, frame);
+      if (this.acked) {
+        const framed = encodeRequest({ requestId, payload }, FRAME_HEADER_BYTES);
+        writeFramedCoalesced(socket, FrameKind.Request, framed, this.soon);
+      } else {
+        this.hold(FrameKind.Request, encodeRequest({ requestId, payload }));
+      }
     });
   }
 
@@ -141,6 +150,7 @@ export class PeerLink {
     this.queue = [];
     this.dropHeld();
     this.rejectPending('closed', message);
+    this.deadlines.clear();
     const socket = this.socket;
     if (socket !== null) {
       if (how === 'end') socket.end();

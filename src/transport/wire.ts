@@ -176,9 +176,10 @@ export function decodeAuth(bytes: Uint8Array): Uint8Array {
   return mac;
 }
 
-export function encodeRequest(r: Request): Uint8Array {
-  const out = new Uint8Array(varintBytes(r.requestId) + r.payload.length);
-  out.set(r.payload, writeVarint(out, 0, r.requestId));
+/** The request's bytes after `headroom` unused bytes (a frame header, written in place later). */
+export function encodeRequest(r: Request, headroom = 0): Uint8Array {
+  const out = new Uint8Array(headroom + varintBytes(r.requestId) + r.payload.length);
+  out.set(r.payload, writeVarint(out, headroom, r.requestId));
   return out;
 }
 
@@ -188,9 +189,10 @@ export function decodeRequest(bytes: Uint8Array): Request {
   return { requestId, payload: c.rest() };
 }
 
-export function encodeResponse(r: Response): Uint8Array {
-  const out = new Uint8Array(varintBytes(r.requestId) + 1 + r.payload.length);
-  const at = writeVarint(out, 0, r.requestId);
+/** The response's bytes after `headroom` unused bytes (as encodeRequest). */
+export function encodeResponse(r: Response, headroom = 0): Uint8Array {
+  const out = new Uint8Array(headroom + varintBytes(r.requestId) + 1 + r.payload.length);
+  const at = writeVarint(out, headroom, r.requestId);
   out[at] = r.status;
   out.set(r.payload, at + 1);
   return out;
