@@ -17,11 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cluster, Redis } from 'ioredis';
 import { MAIN_JS, planLocalCluster } from '../src/launcher.js';
-
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
-}
+import { arg } from './common.js';
 
 const seconds = Number(arg('seconds', '5'));
 const concurrency = Number(arg('concurrency', '50'));

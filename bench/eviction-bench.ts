@@ -21,11 +21,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MAIN_JS, planLocalCluster } from '../src/launcher.js';
-
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
-}
+import { arg, redisBenchmark, waitReady, type Result } from './common.js';
 
 const requests = Number(arg('requests', '200000'));
 const maxmemory = arg('maxmemory', '16mb');
@@ -34,12 +30,6 @@ const pipeline = Number(arg('pipeline', '16'));
 const keyspace = Number(arg('keyspace', '1000000'));
 const REDIS_PORT = 6380 + Math.floor(Math.random() * 9);
 const BASE_PORT = Number(arg('base-port', '27301'));
-
-interface Result { rps: number; p50: number; p99: number }
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
 
 function cli(port: number, ...args: string[]): string {
   const r = spawnSync('redis-cli', ['-p', String(port), ...args], { encoding: 'utf8' });
@@ -53,24 +43,7 @@ function infoField(port: number, section: string, field: string): number {
 }
 
 function setBench(port: number, n: number): Result {
-  const r = spawnSync('redis-benchmark', [
-    '-p', String(port), '-c', '50', '-n', String(n), '-d', '100', '-r', String(keyspace), '-t', 'set', '-P', String(pipeline), '--csv', '-q',
-  ], { encoding: 'utf8', timeout: 900_000 });
-  if (r.status !== 0) throw new Error(`redis-benchmark failed: ${r.stderr}`);
-  const line = r.stdout.trim().split('\n').find((l) => l.startsWith('"SET'));
-  if (!line) throw new Error(`unexpected redis-benchmark output: ${r.stdout}`);
-  const f = line.split(',').map((s) => s.replace(/"/g, ''));
-  return { rps: Number(f[1]), p50: Number(f[4]), p99: Number(f[6]) };
-}
-
-async function waitPing(port: number, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const r = spawnSync('redis-cli', ['-p', String(port), 'set', '__bench_ready', '1'], { encoding: 'utf8' });
-    if (r.status === 0 && r.stdout.trim() === 'OK') return;
-    if (Date.now() > deadline) throw new Error(`server on ${port} not ready`);
-    await sleep(200);
-  }
+  return redisBenchmark({ port, test: 'set', pipeline, requests: n, keyspace, timeoutMs: 900_000 });
 }
 
 async function main(): Promise<void> {
@@ -80,9 +53,9 @@ async function main(): Promise<void> {
     procs.push(spawn('redis-server', ['--port', String(REDIS_PORT), '--save', '', '--appendonly', 'no', '--bind', '127.0.0.1'], { stdio: 'ignore' }));
     const plan = planLocalCluster({ nodes: 3, basePort: BASE_PORT, peerBasePort: BASE_PORT + 100, dataDir, extra: ['--log-level', 'warn', '--request-timeout-ms', '30000'] });
     for (const n of plan.nodes) procs.push(spawn(process.execPath, [MAIN_JS, ...n.args], { stdio: ['ignore', 'ignore', 'inherit'] }));
-    await waitPing(REDIS_PORT, 10_000);
+    await waitReady(REDIS_PORT, 10_000);
     const nodePorts = plan.nodes.map((n) => BASE_PORT + n.nodeId - 1);
-    for (const p of nodePorts) await waitPing(p, 30_000);
+    for (const p of nodePorts) await waitReady(p, 30_000);
     const raftis = nodePorts[0];
     const setAll = (ports: number[], ...kv: string[]) => ports.forEach((p) => cli(p, 'config', 'set', ...kv));
     const rows: string[] = [];

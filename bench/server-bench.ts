@@ -20,24 +20,14 @@
  * SET / EXEC read-modify-write loop of 50 ioredis clients on random keys,
  * counting committed transactions per second (aborted ones are retried).
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { MAIN_JS, planLocalCluster } from '../src/launcher.js';
 import { runClusterBench } from './cluster-bench.js';
-
-interface Result {
-  rps: number;
-  p50: number;
-  p99: number;
-}
-
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
-}
+import { arg, redisBenchmark, sleep, waitReady, type Result } from './common.js';
 
 const requestsP1 = Number(arg('requests', '100000'));
 const tests = arg('tests', 'set,get,incr,mset,hset,hget,cas').split(',');
@@ -74,23 +64,8 @@ function cpuMs(pids: number[]): number {
   return ticks * 10; // USER_HZ is 100 on Linux
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-function redisBenchmark(port: number, test: string, pipeline: number, requests: number): Result {
-  const custom = CUSTOM[test];
-  const r = spawnSync('redis-benchmark', [
-    '-p', String(port), '-c', '50', '-n', String(requests), '-d', '100', '-r', '100000',
-    ...(custom ? [] : ['-t', test]), '-P', String(pipeline), '--csv', '-q', ...(custom ?? []),
-  ], { encoding: 'utf8', timeout: 600_000 });
-  if (r.status !== 0) throw new Error(`redis-benchmark failed: ${r.stderr}`);
-  // "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"
-  const lines = r.stdout.trim().split('\n');
-  const line = custom ? lines[lines.length - 1] : lines.find((l) => l.startsWith(`"${test.toUpperCase()}`));
-  if (!line) throw new Error(`unexpected redis-benchmark output: ${r.stdout}`);
-  const f = line.split(',').map((s) => s.replace(/"/g, ''));
-  return { rps: Number(f[1]), p50: Number(f[4]), p99: Number(f[6]) };
+function bench(port: number, test: string, pipeline: number, requests: number): Result {
+  return redisBenchmark({ port, test, pipeline, requests, keyspace: 100000, custom: CUSTOM[test], timeoutMs: 600_000 });
 }
 
 /** WATCH k / GET k / MULTI / SET k v+1 / EXEC on random keys from 50 clients for `ms`: committed tx/s and latency. */
@@ -118,16 +93,6 @@ async function casLoop(port: number, ms: number): Promise<Result> {
   return { rps: committed / (ms / 1000), p50: q(0.5), p99: q(0.99) };
 }
 
-async function waitPing(port: number, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const r = spawnSync('redis-cli', ['-p', String(port), 'set', '__bench_ready', '1'], { encoding: 'utf8' });
-    if (r.status === 0 && r.stdout.trim() === 'OK') return;
-    if (Date.now() > deadline) throw new Error(`server on ${port} not ready`);
-    await sleep(200);
-  }
-}
-
 async function main(): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'raftis-bench-'));
   const procs: ChildProcess[] = [];
@@ -140,12 +105,12 @@ async function main(): Promise<void> {
       procs.push(child);
       nodePids.push(child.pid!);
     }
-    await waitPing(REDIS_PORT, 10_000);
-    for (const n of plan.nodes) await waitPing(BASE_PORT + n.nodeId - 1, 30_000);
+    await waitReady(REDIS_PORT, 10_000);
+    for (const n of plan.nodes) await waitReady(BASE_PORT + n.nodeId - 1, 30_000);
     const raftisPort = BASE_PORT + targetNode - 1;
     // Warm up: fill the keyspace once so GETs hit, and let JIT settle.
-    redisBenchmark(REDIS_PORT, 'set', 16, warmupRequests);
-    redisBenchmark(raftisPort, 'set', 16, warmupRequests);
+    bench(REDIS_PORT, 'set', 16, warmupRequests);
+    bench(raftisPort, 'set', 16, warmupRequests);
 
     const rows: string[] = [];
     for (const test of tests) {
@@ -159,11 +124,11 @@ async function main(): Promise<void> {
       }
       for (const pipeline of [1, 16]) {
         const n = pipeline === 1 ? requestsP1 : requestsP1 * 4;
-        const redis = redisBenchmark(REDIS_PORT, test, pipeline, n);
+        const redis = bench(REDIS_PORT, test, pipeline, n);
         let raftis: Result;
         const cpuBefore = cpuMs(nodePids);
         try {
-          raftis = redisBenchmark(raftisPort, test, pipeline, n);
+          raftis = bench(raftisPort, test, pipeline, n);
         } catch (err) {
           // Report the failure (e.g. CLUSTERDOWN when a request waits past the timeout) and go on.
           rows.push(`| ${test.toUpperCase()} -P${pipeline} | ${Math.round(redis.rps).toLocaleString('en-US')} | - | failed: ${String((err as Error).message).split('\n')[0]} | - | - | - |`);
