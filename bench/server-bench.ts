@@ -9,6 +9,7 @@
  *
  * Options: --requests N (default 100000 at -P 1, 4x at -P 16),
  *          --tests set,get,incr,mset,hset,hget,cas (the default: all of them)
+ *          --pipelines 1,16 (the -P values to run; the default: both)
  *          --node N (which raftis node redis-benchmark talks to; default 1)
  *          --base-port P (client ports P..P+2, peer ports P+100..; default 27101)
  *          --warmup N (SETs at -P 16 before measuring, per server; default 100000)
@@ -31,6 +32,7 @@ import { arg, redisBenchmark, sleep, waitReady, type Result } from './common.js'
 
 const requestsP1 = Number(arg('requests', '100000'));
 const tests = arg('tests', 'set,get,incr,mset,hset,hget,cas').split(',');
+const pipelines = arg('pipelines', '1,16').split(',').map(Number);
 
 /** Tests run as custom redis-benchmark commands (the rest are redis-benchmark's own -t tests). */
 const CUSTOM: Record<string, string[]> = {
@@ -122,7 +124,7 @@ async function main(): Promise<void> {
         process.stderr.write(`${rows[rows.length - 1]}\n`);
         continue;
       }
-      for (const pipeline of [1, 16]) {
+      for (const pipeline of pipelines) {
         const n = pipeline === 1 ? requestsP1 : requestsP1 * 4;
         const redis = bench(REDIS_PORT, test, pipeline, n);
         let raftis: Result;
