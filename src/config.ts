@@ -34,6 +34,8 @@ export interface NodeConfig {
   /** Lease = (electionTicks - leaseDriftTicks) ticks. */
   leaseDriftTicks: number;
   readMode: 'lease' | 'readindex';
+  /** yes: followers holding a read lease serve lease reads locally (commits then wait for them). */
+  followerReads: 'yes' | 'no';
   /** forward: any node serves any key; moved: answer -MOVED for keys led elsewhere. */
   redirect: 'forward' | 'moved';
   /**
@@ -101,6 +103,7 @@ export const DEFAULTS: Omit<NodeConfig, 'nodeId' | 'members'> = {
   heartbeatTicks: 1,
   leaseDriftTicks: 2,
   readMode: 'lease',
+  followerReads: 'yes',
   redirect: 'forward',
   join: 'no',
   gossipMs: 200,
@@ -144,6 +147,7 @@ const FIELDS: Record<keyof NodeConfig, FieldKind> = {
   heartbeatTicks: 'int',
   leaseDriftTicks: 'int',
   readMode: { oneOf: ['lease', 'readindex'] },
+  followerReads: { oneOf: ['yes', 'no'] },
   redirect: { oneOf: ['forward', 'moved'] },
   join: { oneOf: ['no', 'yes'] },
   gossipMs: 'int',

@@ -161,6 +161,7 @@ export async function createNode(env: Env, config: NodeConfig, options: NodeOpti
     leaseDriftTicks: config.leaseDriftTicks,
     tickMs: config.tickMs,
     readMode: config.readMode === 'readindex' ? 'readIndex' : 'lease',
+    followerLeases: config.followerReads === 'yes',
     compactEntries: config.compactEntries,
     batchOpsMax: 4096,
   }, logStore, sm, transport);

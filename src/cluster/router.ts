@@ -105,6 +105,13 @@ export class Router {
     policy: ReadPolicy = DEFAULT_READ_POLICY,
   ): Promise<Reply | RawReply> {
     const deadline = this.env.clock.monotonicMs() + this.opts.requestTimeoutMs;
+    if (cmd.kind === 'read' && !forwarded && this.leaseReads(policy) && this.host.followerReadable(groupId)) {
+      // A follower read lease (docs/cluster.md): served from this replica's state machine.
+      const outcome = await this.withDeadline(this.runLocal(groupId, cmd, args, 'lease'), deadline);
+      if (outcome === null) return errClusterDown();
+      if (outcome.kind === 'ok') return outcome.value;
+      // The lease is gone: the leader path below serves it.
+    }
     if (cmd.kind === 'read' && !forwarded && this.host.raft(groupId) && !this.host.isLeader(groupId)
       && (policy.readonly || policy.consistency === 'stale')) {
       // A replica read: STALE reads the local state machine as it is; READONLY
@@ -149,6 +156,12 @@ export class Router {
       if (this.env.clock.monotonicMs() >= deadline) return errClusterDown();
       await this.sleep(this.opts.retryMs);
     }
+  }
+
+  /** True when reads of this connection may be served under a lease (not ReadIndex, not stale). */
+  private leaseReads(policy: ReadPolicy): boolean {
+    if (policy.consistency === 'default') return this.host.readMode === 'lease';
+    return policy.consistency === 'lease';
   }
 
   private modeOf(policy: ReadPolicy): 'lease' | 'readIndex' | 'stale' | undefined {

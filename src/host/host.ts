@@ -60,6 +60,8 @@ export interface HostOptions {
   leaseDriftTicks: number;
   tickMs: number;
   readMode: 'lease' | 'readIndex';
+  /** Follower read leases (docs/raft-core.md): followers serve lease reads locally. Default false. */
+  followerLeases?: boolean;
   /** Compact a group's log once this many applied entries sit before its first index. */
   compactEntries: number;
   /** Most ops packed into one entry. */
@@ -171,6 +173,7 @@ export class Host {
       applied,
       preVote: true,
       checkQuorum: true,
+      followerLeases: this.opts.followerLeases ?? false,
     });
     const rt = new GroupRuntime(spec.groupId, node, node.status().confState);
     this.groups.set(spec.groupId, rt);
@@ -186,6 +189,11 @@ export class Host {
     if (!rt) return;
     this.groups.delete(groupId);
     this.failAll(rt, { kind: 'noGroup' });
+  }
+
+  /** How reads are confirmed unless a request asks otherwise. */
+  get readMode(): 'lease' | 'readIndex' {
+    return this.opts.readMode;
   }
 
   groupIds(): GroupId[] {
@@ -269,6 +277,17 @@ export class Host {
     if (mode === 'lease' && rt.role === Role.Leader && this.leaseReadable(rt)) {
       return Promise.resolve({ kind: 'ok', value: undefined });
     }
+    if (mode === 'lease' && rt.role !== Role.Leader) {
+      // A follower read lease: served here once everything in our log at arrival is applied.
+      const index = rt.node.followerReadIndex();
+      if (index >= 0) {
+        if (this.sm.applied(groupId) >= index) return Promise.resolve({ kind: 'ok', value: undefined });
+        return new Promise((resolve) => {
+          rt.readsWaitingApply.push({ resolve, index });
+          this.kick();
+        });
+      }
+    }
     const id = this.readSeq++;
     const ctx = Buffer.allocUnsafe(8);
     ctx.writeDoubleLE(id, 0);
@@ -278,6 +297,17 @@ export class Host {
       rt.reads.set(id, { resolve, index: -1 });
       this.kick();
     });
+  }
+
+  /**
+   * True when this node follows the group and holds a follower read lease, so a
+   * lease read may be served here (`read` may still wait for applies).
+   */
+  followerReadable(groupId: GroupId): boolean {
+    const rt = this.groups.get(groupId);
+    if (!rt || this.stopped || rt.role === Role.Leader) return false;
+    this.catchUpTicks();
+    return rt.node.followerReadIndex() >= 0;
   }
 
   /** True when a lease read may be served at once: valid lease and everything committed is applied. */

@@ -5,7 +5,7 @@ import { copyConf } from './conf-change.js';
 import { applyConfEntry } from './membership.js';
 import { Progress } from './progress.js';
 import { ReadOnly } from './read-only.js';
-import { bcastAppend, bcastHeartbeat, maybeCommit, stepLeader } from './step-leader.js';
+import { bcastAppend, bcastHeartbeat, maybeCommit, maybeSendTimeoutNow, stepLeader } from './step-leader.js';
 import { stepCandidate, stepFollower } from './step-follower.js';
 import {
   type ConfState,
@@ -43,6 +43,7 @@ export class Raft {
   readonly maxInflightMsgs: number;
   readonly maxInflightBytes: number;
   readonly leaseDriftTicks: number;
+  readonly followerLeases: boolean;
   readonly random: RandomSource;
   readonly logger: RaftLogger;
 
@@ -86,6 +87,22 @@ export class Raft {
   pendingConfIndex = 0;
   readonly readOnly = new ReadOnly();
 
+  // ---- follower read leases (docs/raft-core.md) ----
+  /** Follower: reads may be served locally while tickCount < followerLeaseUntil (this term's leader granted it). */
+  followerLeaseUntil = 0;
+  /** Follower: heartbeat rounds acked this term -> tickCount when the ack was made (a lease's anchor). */
+  readonly ackTicks = new Map<number, number>();
+  /** Follower: the last round that revoked our lease; grants anchored at or before it are stale. */
+  revokedRound = 0;
+  /** Leader: follower -> its last heartbeat ack (round, and our tick when it arrived). */
+  readonly lastAcks = new Map<NodeId, { round: number; tick: number }>();
+  /** Leader: follower -> tick until which it may hold a read lease from us; commits wait for it meanwhile. */
+  readonly leaseHolders = new Map<NodeId, number>();
+  /** Leader: follower -> anchor round to grant in the next heartbeat. */
+  readonly pendingGrants = new Map<NodeId, number>();
+  /** Leader: the first round sent revoking leases for the current transfer (0: none). */
+  revokeFromRound = 0;
+
   constructor(config: RawNodeConfig) {
     assert(config.nodeId !== NONE, 'config: nodeId must not be 0');
     assert(config.electionTicks > config.heartbeatTicks && config.heartbeatTicks > 0, 'config: need electionTicks > heartbeatTicks > 0');
@@ -99,6 +116,7 @@ export class Raft {
     this.maxInflightMsgs = config.maxInflightMsgs ?? 256;
     this.maxInflightBytes = config.maxInflightBytes ?? 0;
     this.leaseDriftTicks = config.leaseDriftTicks ?? 1;
+    this.followerLeases = config.followerLeases ?? false;
     assert(this.maxInflightMsgs > 0, 'config: maxInflightMsgs must be > 0');
     assert(this.leaseDriftTicks >= 0 && this.leaseDriftTicks < this.electionTicks, 'config: need 0 <= leaseDriftTicks < electionTicks');
     this.random = config.random;
@@ -169,6 +187,24 @@ export class Raft {
       this.committedOwnTerm() && this.tickCount < this.leaseUntil;
   }
 
+  /**
+   * Follower lease read: the index a local read must have applied (our last
+   * log index), or -1 when we hold no lease from this term's leader or hold no
+   * entry of its term yet (then entries committed by earlier leaders may still
+   * be missing here).
+   */
+  followerReadIndex(): number {
+    if (this.role !== Role.Follower || this.lead === NONE || this.tickCount >= this.followerLeaseUntil) return -1;
+    if (this.log.lastTerm() !== this.term) return -1;
+    return this.log.lastIndex();
+  }
+
+  /** Leader: the lease holders whose lease may still run (expired ones are dropped). */
+  liveLeaseHolders(): Map<NodeId, number> {
+    for (const [id, until] of this.leaseHolders) if (until <= this.tickCount) this.leaseHolders.delete(id);
+    return this.leaseHolders;
+  }
+
   /** checkQuorum is on, a leader is known, and we heard from it within the minimum election timeout. */
   inLease(): boolean {
     if (!this.checkQuorum) return false;
@@ -201,6 +237,13 @@ export class Raft {
     this.leaseUntil = 0;
     this.leaseBlocked = false;
     this.pendingConfIndex = 0;
+    this.followerLeaseUntil = 0;
+    this.ackTicks.clear();
+    this.revokedRound = 0;
+    this.lastAcks.clear();
+    this.leaseHolders.clear();
+    this.pendingGrants.clear();
+    this.revokeFromRound = 0;
   }
 
   becomeFollower(term: number, lead: NodeId): void {
@@ -216,6 +259,7 @@ export class Raft {
     // PreVote (thesis §9.6): the term does not change until the pre-election is won.
     this.role = Role.PreCandidate;
     this.lead = NONE;
+    this.followerLeaseUntil = 0;
     this.votes.clear();
     this.electionElapsed = 0;
     this.resetRandomizedElectionTimeout();
@@ -295,6 +339,15 @@ export class Raft {
       if (this.leadTransferee !== NONE) {
         this.logger.info(this.fields({ transferee: this.leadTransferee }), 'leadership transfer abandoned');
         this.leadTransferee = NONE;
+        this.revokeFromRound = 0;
+      }
+    }
+    if (this.leaseHolders.size > 0) {
+      // A holder whose lease ran out no longer holds back commits (nor a leadership transfer).
+      const before = this.leaseHolders.size;
+      if (this.liveLeaseHolders().size < before) {
+        if (maybeCommit(this)) bcastAppend(this);
+        maybeSendTimeoutNow(this);
       }
     }
     if (this.heartbeatElapsed >= this.heartbeatTicks) {

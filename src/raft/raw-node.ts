@@ -110,6 +110,11 @@ export class RawNode implements RawNodeApi {
     const r = this.raft;
     if (r.role !== Role.Leader) {
       if (r.lead === NONE) return { kind: 'notLeader', leaderHint: NONE };
+      const local = mode === 'lease' ? r.followerReadIndex() : -1;
+      if (local >= 0) {
+        r.addReadState({ index: local, context });
+        return { kind: 'ok' };
+      }
       r.send(newMessage(MessageType.ReadIndex, r.lead, { context }));
       return { kind: 'ok' };
     }
@@ -317,6 +322,14 @@ export class RawNode implements RawNodeApi {
    */
   leaseReadIndex(): number {
     return this.raft.leaseValid() ? this.raft.log.committed : -1;
+  }
+
+  /**
+   * On a follower holding a read lease (follower leases on): the index a local
+   * read must wait to have applied; -1 when it holds none. Cheap, like leaseReadIndex.
+   */
+  followerReadIndex(): number {
+    return this.raft.followerReadIndex();
   }
 
   status(): RaftStatus {

@@ -18,6 +18,16 @@ interface Round {
   reads: PendingRead[];
   /** True once the round's heartbeats left in a Ready: later reads must wait for a later round. */
   sealed: boolean;
+  /** Follower leases: each follower's last heartbeat ack received before this round was sent. */
+  anchors: LeaseAnchor[];
+}
+
+/** A follower's ack of a heartbeat round, as the leader received it. */
+export interface LeaseAnchor {
+  node: NodeId;
+  round: number;
+  /** Leader tick at which the ack arrived. */
+  tick: number;
 }
 
 /** Most outstanding rounds kept; older ones hand their reads to the next round. */
@@ -45,8 +55,8 @@ export class ReadOnly {
   }
 
   /** Starts a new round; the leader acks it itself. */
-  openRound(sentTick: number, self: NodeId): number {
-    const round: Round = { id: this.nextId++, sentTick, acks: new Set([self]), reads: [], sealed: false };
+  openRound(sentTick: number, self: NodeId, anchors: LeaseAnchor[] = []): number {
+    const round: Round = { id: this.nextId++, sentTick, acks: new Set([self]), reads: [], sealed: false, anchors };
     this.rounds.push(round);
     if (this.rounds.length > MAX_ROUNDS) {
       const old = this.rounds.shift()!;
@@ -76,7 +86,7 @@ export class ReadOnly {
    * Records `from`'s ack of round `roundId`. When that gives the round a quorum,
    * returns the confirmed reads (of it and all earlier rounds) and the round's send tick.
    */
-  ack(roundId: number, from: NodeId, isQuorum: (acks: Set<NodeId>) => boolean): { reads: PendingRead[]; sentTick: number } | null {
+  ack(roundId: number, from: NodeId, isQuorum: (acks: Set<NodeId>) => boolean): { reads: PendingRead[]; sentTick: number; anchors: LeaseAnchor[] } | null {
     const pos = this.rounds.findIndex((r) => r.id === roundId);
     if (pos < 0) return null;
     const round = this.rounds[pos];
@@ -85,7 +95,7 @@ export class ReadOnly {
     const done = this.rounds.splice(0, pos + 1);
     const reads: PendingRead[] = [];
     for (const r of done) reads.push(...r.reads);
-    return { reads, sentTick: round.sentTick };
+    return { reads, sentTick: round.sentTick, anchors: round.anchors };
   }
 
   pendingReadCount(): number {

@@ -1,6 +1,7 @@
 import { afterPoll, campaign, poll } from './election.js';
 import { restoreSnapshot } from './membership.js';
 import { newMessage } from './message.js';
+import { decodeRoundId } from './read-only.js';
 import type { Raft } from './raft.js';
 import { type Message, MessageType, Role } from './types.js';
 
@@ -77,8 +78,26 @@ function handleAppendEntries(r: Raft, m: Message): void {
 
 function handleHeartbeat(r: Raft, m: Message): void {
   r.log.commitTo(m.commit);
+  const round = decodeRoundId(m.context);
+  if (r.followerLeases && round !== null) {
+    if (m.reject) {
+      // A leadership transfer: drop the lease before acking, and take no grant made before this.
+      r.followerLeaseUntil = 0;
+      r.revokedRound = Math.max(r.revokedRound, round);
+    } else if (m.index > r.revokedRound) {
+      // A grant anchored at our ack of round m.index: the leader's confirmed round was sent
+      // after that ack reached it, so a lease counted from the ack ends before the leader's.
+      const at = r.ackTicks.get(m.index);
+      if (at !== undefined) r.followerLeaseUntil = Math.max(r.followerLeaseUntil, at + r.electionTicks - r.leaseDriftTicks);
+    }
+    r.ackTicks.set(round, r.tickCount);
+    if (r.ackTicks.size > ACK_TICKS_KEPT) r.ackTicks.delete(r.ackTicks.keys().next().value as number);
+  }
   r.send(newMessage(MessageType.HeartbeatResp, m.from, { context: m.context }));
 }
+
+/** Heartbeat acks remembered as lease anchors (a grant names one from a few rounds back). */
+const ACK_TICKS_KEPT = 32;
 
 /** InstallSnapshot receiver: accepted only when it is ahead of our commit. */
 function handleSnapshot(r: Raft, m: Message): void {

@@ -2,7 +2,7 @@ import { entrySize } from './log.js';
 import { EMPTY_BYTES, newMessage } from './message.js';
 import { hasQuorum, majorityIndex } from './quorum.js';
 import type { Raft } from './raft.js';
-import { type PendingRead, decodeRoundId, encodeRoundId } from './read-only.js';
+import { type LeaseAnchor, type PendingRead, decodeRoundId, encodeRoundId } from './read-only.js';
 import { type Message, MessageType, NONE, type NodeId } from './types.js';
 
 /** Election timeouts after which an unreported snapshot is sent again. */
@@ -83,14 +83,24 @@ export function bcastAppend(r: Raft): void {
   for (const id of r.prs.keys()) if (id !== r.id) sendAppend(r, id);
 }
 
-/** Sends a heartbeat to every member; the broadcast is a read/lease round. */
+/**
+ * Sends a heartbeat to every member; the broadcast is a read/lease round. With
+ * follower leases it also carries the grants of the last confirmed round, or,
+ * during a leadership transfer, revokes every lease.
+ */
 export function bcastHeartbeat(r: Raft): number {
-  const roundId = r.readOnly.openRound(r.tickCount, r.id);
+  const anchors: LeaseAnchor[] = [];
+  if (r.followerLeases) for (const [node, a] of r.lastAcks) anchors.push({ node, round: a.round, tick: a.tick });
+  const roundId = r.readOnly.openRound(r.tickCount, r.id, anchors);
   const context = encodeRoundId(roundId);
+  const revoke = r.followerLeases && r.leadTransferee !== NONE;
+  if (revoke && r.revokeFromRound === 0) r.revokeFromRound = roundId;
   for (const [id, pr] of r.prs) {
     if (id === r.id) continue;
-    r.send(newMessage(MessageType.Heartbeat, id, { commit: Math.min(pr.match, r.log.committed), context }));
+    const grant = revoke ? 0 : r.pendingGrants.get(id) ?? 0;
+    r.send(newMessage(MessageType.Heartbeat, id, { commit: Math.min(pr.match, r.log.committed), context, index: grant, reject: revoke }));
   }
+  r.pendingGrants.clear();
   // A group of one voter confirms its rounds by itself.
   ackRound(r, roundId, r.id);
   return roundId;
@@ -101,7 +111,12 @@ export function bcastHeartbeat(r: Raft): number {
  * of the current term (§5.4.2: never commit earlier terms' entries by counting).
  */
 export function maybeCommit(r: Raft): boolean {
-  const idx = majorityIndex(r.conf.voters, (id) => r.prs.get(id)?.match ?? 0);
+  let idx = majorityIndex(r.conf.voters, (id) => r.prs.get(id)?.match ?? 0);
+  // Follower leases: a lease holder serves reads from its own log, so nothing
+  // commits (and nothing is applied or acknowledged) before every holder has it.
+  if (r.leaseHolders.size > 0) {
+    for (const id of r.liveLeaseHolders().keys()) idx = Math.min(idx, r.prs.get(id)?.match ?? 0);
+  }
   if (idx <= r.log.committed || r.log.term(idx) !== r.term) return false;
   const hadOwnTerm = r.committedOwnTerm();
   r.log.commitTo(idx);
@@ -141,9 +156,7 @@ function handleAppendResponse(r: Raft, m: Message): void {
     else if (pr.match < r.log.committed) sendAppend(r, m.from);
     // Pipelining: fill the window.
     while (sendAppend(r, m.from, false)) { /* keep sending */ }
-    if (m.from === r.leadTransferee && pr.match === r.log.lastIndex()) {
-      sendTimeoutNow(r, m.from);
-    }
+    if (m.from === r.leadTransferee) maybeSendTimeoutNow(r);
   }
 }
 
@@ -162,7 +175,17 @@ function handleHeartbeatResponse(r: Raft, m: Message): void {
   }
   if (pr.match < r.log.lastIndex() || pr.match < r.log.committed) sendAppend(r, m.from);
   const roundId = decodeRoundId(m.context);
-  if (roundId !== null && !pr.learner) ackRound(r, roundId, m.from);
+  if (roundId === null) return;
+  if (r.followerLeases && !pr.learner) {
+    const last = r.lastAcks.get(m.from);
+    if (last === undefined || roundId > last.round) r.lastAcks.set(m.from, { round: roundId, tick: r.tickCount });
+    if (r.revokeFromRound !== 0 && roundId >= r.revokeFromRound && r.leaseHolders.delete(m.from)) {
+      // It has dropped its lease (and takes no grant anchored before the revocation).
+      if (maybeCommit(r)) bcastAppend(r);
+      maybeSendTimeoutNow(r);
+    }
+  }
+  if (!pr.learner) ackRound(r, roundId, m.from);
 }
 
 function ackRound(r: Raft, roundId: number, from: NodeId): void {
@@ -172,8 +195,30 @@ function ackRound(r: Raft, roundId: number, from: NodeId): void {
     // Thesis §6.4.1: voters that acked at or after sentTick will not elect
     // anyone else for a minimum election timeout; minus a clock-drift margin.
     r.leaseUntil = Math.max(r.leaseUntil, done.sentTick + r.electionTicks - r.leaseDriftTicks);
+    if (r.followerLeases && r.leadTransferee === NONE && r.committedOwnTerm()) grantLeases(r, done.anchors);
   }
   for (const read of done.reads) respondRead(r, read);
+}
+
+/**
+ * Follower leases: the confirmed round was sent after the leader received each
+ * anchor (a follower's ack of an earlier round), so a lease counted by the
+ * follower from the moment it made that ack ends before ours does. The holder
+ * is recorded here, before the grant leaves, with a bound on when its lease
+ * ends in our ticks: its ack came before it reached us, and its ticks may run
+ * slower than ours by the drift margin, hence a whole election timeout (+1 for
+ * tick granularity) from the ack's arrival.
+ */
+function grantLeases(r: Raft, anchors: LeaseAnchor[]): void {
+  for (const a of anchors) {
+    const pr = r.prs.get(a.node);
+    // Only caught-up voters: a holder holds back every commit until it has the entry.
+    if (pr === undefined || pr.learner || pr.state !== 'replicate' || pr.match < r.log.committed) continue;
+    const until = a.tick + r.electionTicks + 1;
+    if (until <= r.tickCount) continue;
+    r.leaseHolders.set(a.node, Math.max(r.leaseHolders.get(a.node) ?? 0, until));
+    r.pendingGrants.set(a.node, a.round);
+  }
 }
 
 function respondRead(r: Raft, read: PendingRead): void {
@@ -214,9 +259,26 @@ export function transferLeadership(r: Raft, to: NodeId): void {
   // The transfer is abandoned after one election timeout (see tickHeartbeat).
   r.electionElapsed = 0;
   r.logger.info(r.fields({ transferee: to }), 'starting leadership transfer');
+  r.revokeFromRound = 0;
   const pr = r.prs.get(to)!;
-  if (pr.match === r.log.lastIndex()) sendTimeoutNow(r, to);
+  if (pr.match === r.log.lastIndex()) maybeSendTimeoutNow(r);
   else sendAppend(r, to);
+  // Follower leases: the next heartbeat revokes them (see maybeSendTimeoutNow).
+  if (r.followerLeases && r.liveLeaseHolders().size > 0) bcastHeartbeat(r);
+}
+
+/**
+ * Sends TimeoutNow to the transfer target once it has our whole log and no
+ * other follower may still hold a read lease: the target's forced campaign
+ * overrides the voters' stickiness that leases rest on.
+ */
+export function maybeSendTimeoutNow(r: Raft): void {
+  const to = r.leadTransferee;
+  if (to === NONE) return;
+  const pr = r.prs.get(to);
+  if (pr === undefined || pr.match !== r.log.lastIndex()) return;
+  for (const id of r.liveLeaseHolders().keys()) if (id !== to) return;
+  sendTimeoutNow(r, to);
 }
 
 function sendTimeoutNow(r: Raft, to: NodeId): void {

@@ -109,7 +109,9 @@ export type MessageType = (typeof MessageType)[keyof typeof MessageType];
  * - Vote/PreVote: `logTerm`/`index` are lastLogTerm/lastLogIndex; `context`
  *   is non-empty for a vote caused by a leadership transfer.
  * - Heartbeat/HeartbeatResp and ReadIndex/ReadIndexResp: `context` carries
- *   the read-request context.
+ *   the read-request context (a heartbeat round id for heartbeats).
+ * - Heartbeat with follower leases: `index` > 0 grants a read lease anchored
+ *   at the recipient's ack of that round; `reject` revokes any lease held.
  * - Snap: `snapshot` holds the snapshot (meta and data).
  */
 export interface Message {
@@ -253,6 +255,12 @@ export interface RawNodeConfig {
   maxInflightBytes?: number;
   /** Lease = electionTicks - leaseDriftTicks, counted from when a quorum-acked heartbeat round was sent. */
   leaseDriftTicks?: number;
+  /**
+   * Default false. Follower read leases (docs/raft-core.md): the leader grants
+   * caught-up voters leases under its own, so they serve lease reads locally,
+   * and commits wait until every lease holder has the entry (or its lease ran out).
+   */
+  followerLeases?: boolean;
   /** Log and hard state loaded from storage on restart. */
   persisted?: RaftPersistedState;
   /** Index the state machine has applied (loaded from the state machine on restart). */

@@ -46,6 +46,8 @@ export interface ClientConfig {
   thinkMsMax: number;
   /** Chance that a read uses the lease mode rather than ReadIndex. */
   leaseReadChance: number;
+  /** Chance that a lease read is first tried on a random node (a follower may serve it under a follower lease). */
+  followerReadChance?: number;
 }
 
 export class SimClient {
@@ -58,6 +60,8 @@ export class SimClient {
   finalDone = 0;
   readonly history: RegisterOp[] = [];
   stats = { writes: 0, reads: 0, indeterminate: 0, failed: 0 };
+  /** Its own stream, so runs without follower reads draw exactly as before. */
+  private readonly spread: SeededRandom;
 
   constructor(
     readonly clientId: number,
@@ -66,6 +70,7 @@ export class SimClient {
     private readonly config: ClientConfig,
   ) {
     this.target = random.pick(host.candidates());
+    this.spread = random.fork('spread');
   }
 
   start(): void {
@@ -107,6 +112,17 @@ export class SimClient {
     // Clients do not share one view of who leads: now and then one goes to a random node.
     if (this.random.chance(0.2)) this.target = this.random.pick(this.host.candidates().concat(this.target));
     this.host.after(this.config.opTimeoutMs, () => this.timeout(op));
+    const followerRead = this.config.followerReadChance ?? 0;
+    if (followerRead > 0 && op.kind === 'read' && op.mode === 'lease' && this.spread.chance(followerRead)) {
+      const candidates = this.host.candidates();
+      if (candidates.length > 0) {
+        const outcome = this.host.submit(this.spread.pick(candidates), op);
+        if (outcome.kind === 'accepted') {
+          op.accepted = true;
+          return;
+        }
+      }
+    }
     this.attempt(op);
   }
 

@@ -28,6 +28,8 @@ export interface ClusterConfig {
   electionTicks: number;
   heartbeatTicks: number;
   leaseDriftTicks: number;
+  /** Follower read leases in the core (lease reads sent to a follower are then served there). */
+  followerLeases: boolean;
   netDelayMsMin: number;
   netDelayMsMax: number;
   persistDelayMsMax: number;
@@ -168,6 +170,7 @@ export class SimCluster {
       preVote: true,
       checkQuorum: true,
       leaseDriftTicks: this.config.leaseDriftTicks,
+      followerLeases: this.config.followerLeases,
       maxSizePerMsg: this.config.maxSizePerMsg,
       maxInflightMsgs: this.config.maxInflightMsgs,
     };

@@ -67,7 +67,9 @@ export function runSimulation(options: SimOptions): SimResult {
   const random = new SeededRandom(options.seed);
   const setup = random.fork('setup');
   const voters = options.nodes > 0 ? options.nodes : setup.int(3, 7);
-  const params = describeParams(options, voters);
+  // Follower read leases on in most runs (the product's default), off in the rest.
+  const followerLeases = random.fork('follower-leases').chance(0.7);
+  const params = `${describeParams(options, voters)}${followerLeases ? ' follower-leases' : ''}`;
   // Per-node clock rates, within ±driftPct. With breakDrift the lease keeps no margin for drift
   // and an isolated leader's clock runs 6x slow (see FaultInjector), so a deposed leader may
   // believe its lease still holds.
@@ -98,6 +100,7 @@ export function runSimulation(options: SimOptions): SimResult {
     electionTicks: ELECTION_TICKS,
     heartbeatTicks: HEARTBEAT_TICKS,
     leaseDriftTicks,
+    followerLeases,
     netDelayMsMin: 0.5,
     // Fast or slow networks and disks, by seed: slow ones widen the windows between a Ready
     // being taken, persisted and acknowledged, where interleavings hide.
@@ -114,6 +117,7 @@ export function runSimulation(options: SimOptions): SimResult {
     opTimeoutMs: OP_TIMEOUT_MS,
     thinkMsMax: 40,
     leaseReadChance: options.breakDrift ? 0.9 : 0.5,
+    followerReadChance: followerLeases ? 0.6 : 0,
   };
   const clients: SimClient[] = [];
   const clientHost = {

@@ -41,6 +41,7 @@ export interface SimNodeConfig {
   heartbeatTicks: number;
   leaseDriftTicks: number;
   readMode: 'lease' | 'readIndex';
+  followerLeases: boolean;
   requestTimeoutMs: number;
   compactEntries: number;
   /** Most virtual milliseconds one log write takes. */
@@ -116,6 +117,7 @@ export class SimNodeProcess {
       leaseDriftTicks: config.leaseDriftTicks,
       tickMs: config.tickMs,
       readMode: config.readMode,
+      followerLeases: config.followerLeases,
       compactEntries: config.compactEntries,
       batchOpsMax: 4096,
     }, this.logStore, this.ledger.watch(config.nodeId, sm), transport);

@@ -103,6 +103,7 @@ export async function runNodeSim(options: NodeSimOptions): Promise<NodeSimResult
   const nodeCount = options.nodes > 0 ? options.nodes : random.fork('shape').pick([3, 3, 5]);
   const shape = random.fork('config');
   const readMode = shape.chance(0.5) ? 'lease' : 'readIndex';
+  const followerLeases = random.fork('follower-reads').chance(0.7);
   const compactEntries = shape.int(24, 160);
   const diskDelayMsMax = shape.pick([0.5, 2, 5]);
   const drift = options.driftPct / 100;
@@ -114,7 +115,7 @@ export async function runNodeSim(options: NodeSimOptions): Promise<NodeSimResult
   const keys = chooseKeys(initialPlacement(members, options.groups, 3), options.counterKeys);
   const params = `seed=${options.seed} nodes=${nodeCount} groups=${options.groups}+1 duration=${options.durationMs}ms`
     + ` clients=${options.clients} keys=${keys.registers.length}+${keys.counters.length} drift=±${options.driftPct}%`
-    + ` read=${readMode} compact=${compactEntries} disk<=${diskDelayMsMax}ms crashes=${options.crashes ? 'on' : 'off'}`;
+    + ` read=${readMode}${followerLeases ? '+follower' : ''} compact=${compactEntries} disk<=${diskDelayMsMax}ms crashes=${options.crashes ? 'on' : 'off'}`;
   const clockRandom = random.fork('clocks');
   const nodes: SimNodeProcess[] = members.map((m) => {
     const config: SimNodeConfig = {
@@ -127,6 +128,7 @@ export async function runNodeSim(options: NodeSimOptions): Promise<NodeSimResult
       heartbeatTicks: HEARTBEAT_TICKS,
       leaseDriftTicks: 2,
       readMode,
+      followerLeases,
       requestTimeoutMs: REQUEST_TIMEOUT_MS,
       compactEntries,
       diskDelayMsMax,
