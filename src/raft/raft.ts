@@ -199,6 +199,12 @@ export class Raft {
     return this.log.lastIndex();
   }
 
+  /** Leader: true while a follower other than the transfer target may still hold a read lease. */
+  transferWaitsOnLeases(): boolean {
+    for (const id of this.liveLeaseHolders().keys()) if (id !== this.leadTransferee) return true;
+    return false;
+  }
+
   /** Leader: the lease holders whose lease may still run (expired ones are dropped). */
   liveLeaseHolders(): Map<NodeId, number> {
     for (const [id, until] of this.leaseHolders) if (until <= this.tickCount) this.leaseHolders.delete(id);
@@ -329,6 +335,14 @@ export class Raft {
   private tickHeartbeat(): void {
     this.heartbeatElapsed++;
     this.electionElapsed++;
+    if (this.leaseHolders.size > 0) {
+      // A holder whose lease ran out no longer holds back commits (nor a leadership transfer).
+      const before = this.leaseHolders.size;
+      if (this.liveLeaseHolders().size < before) {
+        if (maybeCommit(this)) bcastAppend(this);
+        maybeSendTimeoutNow(this);
+      }
+    }
     if (this.electionElapsed >= this.electionTicks) {
       this.electionElapsed = 0;
       if (this.checkQuorum && !this.quorumActive()) {
@@ -336,18 +350,11 @@ export class Raft {
         this.becomeFollower(this.term, NONE);
         return;
       }
-      if (this.leadTransferee !== NONE) {
+      // A transfer waiting for other followers' leases to run out waits on (bounded: no grants meanwhile).
+      if (this.leadTransferee !== NONE && !this.transferWaitsOnLeases()) {
         this.logger.info(this.fields({ transferee: this.leadTransferee }), 'leadership transfer abandoned');
         this.leadTransferee = NONE;
         this.revokeFromRound = 0;
-      }
-    }
-    if (this.leaseHolders.size > 0) {
-      // A holder whose lease ran out no longer holds back commits (nor a leadership transfer).
-      const before = this.leaseHolders.size;
-      if (this.liveLeaseHolders().size < before) {
-        if (maybeCommit(this)) bcastAppend(this);
-        maybeSendTimeoutNow(this);
       }
     }
     if (this.heartbeatElapsed >= this.heartbeatTicks) {

@@ -28,6 +28,8 @@ export interface LeaseAnchor {
   round: number;
   /** Leader tick at which the ack arrived. */
   tick: number;
+  /** The follower is granted only if its match has reached this (the quorum's match when the round was sent). */
+  needMatch: number;
 }
 
 /** Most outstanding rounds kept; older ones hand their reads to the next round. */

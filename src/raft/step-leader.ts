@@ -90,7 +90,13 @@ export function bcastAppend(r: Raft): void {
  */
 export function bcastHeartbeat(r: Raft): number {
   const anchors: LeaseAnchor[] = [];
-  if (r.followerLeases) for (const [node, a] of r.lastAcks) anchors.push({ node, round: a.round, tick: a.tick });
+  if (r.followerLeases) {
+    // A follower is granted only if, by the time the round is confirmed, it has
+    // everything a quorum had when the round was sent: one stuck behind (its
+    // appends lost) stops being renewed, so it cannot hold back commits for long.
+    const quorumIndex = majorityIndex(r.conf.voters, (id) => r.prs.get(id)?.match ?? 0);
+    for (const [node, a] of r.lastAcks) anchors.push({ node, round: a.round, tick: a.tick, needMatch: quorumIndex });
+  }
   const roundId = r.readOnly.openRound(r.tickCount, r.id, anchors);
   const context = encodeRoundId(roundId);
   const revoke = r.followerLeases && r.leadTransferee !== NONE;
@@ -212,10 +218,15 @@ function ackRound(r: Raft, roundId: number, from: NodeId): void {
 function grantLeases(r: Raft, anchors: LeaseAnchor[]): void {
   for (const a of anchors) {
     const pr = r.prs.get(a.node);
-    // Only caught-up voters: a holder holds back every commit until it has the entry.
-    if (pr === undefined || pr.learner || pr.state !== 'replicate' || pr.match < r.log.committed) continue;
+    // Only caught-up voters. Safety: a new holder must already have every committed entry (from
+    // now on commits wait for it, but nothing made it have the earlier ones). Liveness: it must
+    // have what a quorum had when the round was sent, or one stuck behind would be renewed
+    // forever while holding back commits.
+    if (pr === undefined || pr.learner || pr.state !== 'replicate') continue;
+    if (pr.match < r.log.committed || pr.match < a.needMatch) continue;
+    // An old ack (the follower has gone quiet) would give a lease about to end: not worth holding commits for.
+    if (a.tick + r.electionTicks - r.leaseDriftTicks <= r.tickCount) continue;
     const until = a.tick + r.electionTicks + 1;
-    if (until <= r.tickCount) continue;
     r.leaseHolders.set(a.node, Math.max(r.leaseHolders.get(a.node) ?? 0, until));
     r.pendingGrants.set(a.node, a.round);
   }
@@ -277,7 +288,7 @@ export function maybeSendTimeoutNow(r: Raft): void {
   if (to === NONE) return;
   const pr = r.prs.get(to);
   if (pr === undefined || pr.match !== r.log.lastIndex()) return;
-  for (const id of r.liveLeaseHolders().keys()) if (id !== to) return;
+  if (r.transferWaitsOnLeases()) return;
   sendTimeoutNow(r, to);
 }
 
