@@ -105,8 +105,10 @@ export class Router {
     policy: ReadPolicy = DEFAULT_READ_POLICY,
   ): Promise<Reply | RawReply> {
     const deadline = this.env.clock.monotonicMs() + this.opts.requestTimeoutMs;
-    if (cmd.kind === 'read' && !forwarded && this.leaseReads(policy) && this.host.followerReadable(groupId)) {
-      // A follower read lease (docs/cluster.md): served from this replica's state machine.
+    if (cmd.kind === 'read' && !forwarded && (this.opts.redirect === 'forward' || policy.readonly)
+      && this.leaseReads(policy) && this.host.followerReadable(groupId)) {
+      // A follower read lease (docs/cluster.md): served from this replica's state machine. With
+      // redirect=moved only READONLY connections read on replicas, as in Redis Cluster.
       const outcome = await this.withDeadline(this.runLocal(groupId, cmd, args, 'lease'), deadline);
       if (outcome === null) return errClusterDown();
       if (outcome.kind === 'ok') return outcome.value;
