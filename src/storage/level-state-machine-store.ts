@@ -124,7 +124,16 @@ class RecordCache {
   private readonly map = new Map<string, { value: StoredValue | null; bytes: number }>();
   private bytes = 0;
 
-  constructor(private readonly bytesMax: number) {}
+  /**
+   * Whether the cache ever forgot a record it held (eviction) or cannot hold any:
+   * until then it holds every record written since open, so for a group that was
+   * empty at open a miss means the key is absent (see `LevelStateMachineStore.getSync`).
+   */
+  lossy: boolean;
+
+  constructor(private readonly bytesMax: number) {
+    this.lossy = bytesMax <= 0;
+  }
 
   static id(groupId: GroupId, key: Uint8Array): string {
     const k = Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1');
@@ -146,6 +155,7 @@ class RecordCache {
     this.map.set(id, { value, bytes });
     this.bytes += bytes;
     if (this.bytes <= this.bytesMax) return;
+    this.lossy = true;
     for (const [k, e] of this.map) {
       if (this.bytes <= this.bytesMax) break;
       this.map.delete(k);
@@ -192,6 +202,15 @@ export class LevelStateMachineStore implements StateMachineStore {
    * thread, the largest CPU item of a SET (decisions.md).
    */
   private readonly cache: RecordCache;
+  /**
+   * Groups whose keys may be in LevelDB and not in the cache: those with data at open,
+   * and those that installed a snapshot. For any other group, while the cache has never
+   * evicted (`cache.lossy`), every key written since open is staged or cached, so a
+   * miss is an absent key without a LevelDB read. Why: on a node whose groups started
+   * empty, every SET of a new key paid a LevelDB `getSync` that found nothing
+   * (decisions.md, "Write-back state machine").
+   */
+  private readonly uncached = new Set<GroupId>();
 
   // Write-back (docs/storage.md, "Write-back"): a committed batch is staged in memory
   // (these maps answer reads) and written to LevelDB later, coalesced with other batches.
@@ -249,6 +268,13 @@ export class LevelStateMachineStore implements StateMachineStore {
       await this.dropGeneration(groupId, generation);
       this.recoveredGenerations++;
     }
+    for (const [groupId, m] of this.metas) {
+      const prefix = dataPrefix(groupId, m.generation);
+      for await (const _ of this.engine.iterate({ gte: prefix, lt: prefixEnd(prefix), batchSize: 1 })) {
+        this.uncached.add(groupId);
+        break;
+      }
+    }
   }
 
   async close(): Promise<void> {
@@ -273,6 +299,7 @@ export class LevelStateMachineStore implements StateMachineStore {
     }
     const cached = this.cache.get(id);
     if (cached !== undefined) return cached ?? undefined;
+    if (!this.cache.lossy && !this.uncached.has(groupId)) return undefined;
     // Not dirty, so LevelDB (even with a write in flight) holds the key's latest record.
     const raw = this.engine.getSync(concat(this.prefix(groupId), mainSuffix(key)));
     const value = raw === undefined ? undefined : decodeValue(raw);
@@ -689,6 +716,7 @@ export class LevelStateMachineStore implements StateMachineStore {
     await this.engine.write(flip);
     this.metas.set(groupId, next);
     this.cache.dropGroup(groupId);
+    this.uncached.add(groupId);
     if (old) await this.dropGeneration(groupId, old.generation);
   }
 
