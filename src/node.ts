@@ -94,7 +94,7 @@ export async function createNode(env: Env, config: NodeConfig, options: NodeOpti
   const log = env.logger;
   mkdirSync(config.dataDir, { recursive: true });
   const logStore: LogStore = new SegmentedLogStore(join(config.dataDir, 'log'));
-  const smStore: StateMachineStore = new LevelStateMachineStore(join(config.dataDir, 'state'));
+  const smStore: StateMachineStore = new LevelStateMachineStore(join(config.dataDir, 'state'), { timers: env.timers });
   await logStore.open();
   await smStore.open();
 

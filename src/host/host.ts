@@ -654,11 +654,14 @@ export class Host {
     if (due.length === 0) return;
     this.compacting = true;
     try {
-      // The log may drop entries only once the state they produced is durable.
+      // The log may drop entries only once the state they produced is durable. The
+      // compaction points are read before the sync: entries applied while it runs
+      // (early applies) are not covered by it.
+      const points = due.map((rt) => Math.min(this.sm.applied(rt.groupId), rt.node.appliedLog().applied));
       await this.sm.sync();
       const updates: HostLogUpdate[] = [];
-      for (const rt of due) {
-        const applied = Math.min(this.sm.applied(rt.groupId), rt.node.appliedLog().applied);
+      for (const [i, rt] of due.entries()) {
+        const applied = points[i];
         rt.node.compact(applied);
         // The compaction point becomes the log's start: a restart needs its index, term and membership.
         updates.push({ groupId: rt.groupId, snapshot: rt.node.compactionPoint(), compactTo: applied });

@@ -8,9 +8,10 @@ import type { GroupId } from '../raft/types.js';
 import type { ScanOptions, StateMachineBatch, StateMachineStore, StateSnapshot, StoredValue, Tombstones } from './types.js';
 import { ValueType } from './types.js';
 import { LevelEngine, type EngineOp } from './level-engine.js';
+import type { TimerHandle, Timers } from '../env/env.js';
 import {
   dataPrefix, decodeMeta, decodeRevision, decodeValue, encodeMeta, encodeRevision, encodeValue, fieldSuffix, FLOOR_SUFFIX,
-  garbageKey, KIND_SCAN, mainSuffix, metaKey, parseSuffix, prefixEnd, scanHash, scanSuffix, TAG_FLUSH, TAG_GARBAGE, TAG_META,
+  garbageKey, KIND_FIELD, KIND_SCAN, mainSuffix, metaKey, parseSuffix, prefixEnd, scanHash, scanSuffix, TAG_DATA, TAG_FLUSH, TAG_GARBAGE, TAG_META,
   tombSuffix, type GroupMeta,
 } from './key-layout.js';
 import { decodeSnapshotStream, encodeSnapshotStream } from './snapshot-stream.js';
@@ -90,9 +91,27 @@ export const CACHE_BYTES_MAX_DEFAULT = 64 * 1024 * 1024;
 /** Bytes a cached record is counted for beyond its key and value (Map slot, object, Buffer header). */
 const CACHE_ENTRY_OVERHEAD_BYTES = 160;
 
+/** How long staged batches may wait to be written together, when timers are given. */
+export const WRITE_DELAY_MS_DEFAULT = 10;
+/** Staged operations that start a write at once rather than at the end of the delay. */
+export const WRITE_OPS_MIN_DEFAULT = 4096;
+/** Staged operations past which a commit waits for the write in flight (the bound of the dirty set). */
+export const PENDING_OPS_MAX_DEFAULT = 65536;
+
 export interface LevelStateMachineStoreOptions {
   /** Bound of the in-memory cache of key records (0 turns it off). */
   cacheBytesMax?: number;
+  /**
+   * Timers (the Env's) for the write-back delay. Without them a staged batch is
+   * written as soon as no write is in flight (batches coalesce only while one is).
+   */
+  timers?: Pick<Timers, 'after'>;
+  /** With timers: how long staged batches wait to be written together (0: no wait). */
+  writeDelayMs?: number;
+  /** Staged operations that start a write before the delay is over. */
+  writeOpsMin?: number;
+  /** Staged operations past which commit() waits for LevelDB (bounds memory). */
+  pendingOpsMax?: number;
 }
 
 /**
@@ -105,7 +124,16 @@ class RecordCache {
   private readonly map = new Map<string, { value: StoredValue | null; bytes: number }>();
   private bytes = 0;
 
-  constructor(private readonly bytesMax: number) {}
+  /**
+   * Whether the cache ever forgot a record it held (eviction) or cannot hold any:
+   * until then it holds every record written since open, so for a group that was
+   * empty at open a miss means the key is absent (see `LevelStateMachineStore.getSync`).
+   */
+  lossy: boolean;
+
+  constructor(private readonly bytesMax: number) {
+    this.lossy = bytesMax <= 0;
+  }
 
   static id(groupId: GroupId, key: Uint8Array): string {
     const k = Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1');
@@ -127,6 +155,7 @@ class RecordCache {
     this.map.set(id, { value, bytes });
     this.bytes += bytes;
     if (this.bytes <= this.bytesMax) return;
+    this.lossy = true;
     for (const [k, e] of this.map) {
       if (this.bytes <= this.bytesMax) break;
       this.map.delete(k);
@@ -145,24 +174,83 @@ class RecordCache {
   }
 }
 
+/** A record staged but not yet known written to LevelDB; `seq` is the batch that staged it. */
+interface Dirty<T> {
+  value: T | null;
+  seq: number;
+}
+
+const RESOLVED: Promise<void> = Promise.resolve();
+
+/** Bytes of a LevelDB key or value as a latin1 string (one char per byte: compares like the bytes). */
+function bytesId(b: Uint8Array): string {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
+}
+
 export class LevelStateMachineStore implements StateMachineStore {
   private readonly engine: LevelEngine;
+  /**
+   * Generation and applied index of every group as of the last staged batch:
+   * what reads see. LevelDB holds them as of the last written batch.
+   */
   private readonly metas = new Map<GroupId, GroupMeta>();
-  private tail: Promise<void> = Promise.resolve();
   /**
    * Records of the live generation of each group, exactly as LevelDB holds them
-   * once the last committed batch is written: updated after each batch write,
-   * dropped for a group whose generation changes. Point reads (GET, and every
-   * write command's look at the old value on every replica) were LevelDB's
-   * `getSync` on the main thread, the largest CPU item of a SET (decisions.md).
+   * once the last written batch is written: updated after each write, dropped for
+   * a group whose generation changes. Point reads (GET, and every write command's
+   * look at the old value on every replica) were LevelDB's `getSync` on the main
+   * thread, the largest CPU item of a SET (decisions.md).
    */
   private readonly cache: RecordCache;
+  /**
+   * Groups whose keys may be in LevelDB and not in the cache: those with data at open,
+   * and those that installed a snapshot. For any other group, while the cache has never
+   * evicted (`cache.lossy`), every key written since open is staged or cached, so a
+   * miss is an absent key without a LevelDB read. Why: on a node whose groups started
+   * empty, every SET of a new key paid a LevelDB `getSync` that found nothing
+   * (decisions.md, "Write-back state machine").
+   */
+  private readonly uncached = new Set<GroupId>();
+
+  // Write-back (docs/storage.md, "Write-back"): a committed batch is staged in memory
+  // (these maps answer reads) and written to LevelDB later, coalesced with other batches.
+  /** Key records staged and not yet written, by RecordCache.id. */
+  private readonly dirty = new Map<string, Dirty<StoredValue>>();
+  /** Hash fields staged and not yet written, by the LevelDB key's bytesId. */
+  private readonly dirtyFields = new Map<string, Dirty<Buffer>>();
+  /** LevelDB operations of the staged batches, in order, not yet handed to LevelDB. */
+  private pendingOps: EngineOp[] = [];
+  /** Record ids (RecordCache.id) and field ids the pending operations touch. */
+  private pendingIds: string[] = [];
+  private pendingFieldIds: string[] = [];
+  /** Groups whose meta record (generation, applied) the next write must carry. */
+  private pendingMetaGroups = new Set<GroupId>();
+  /** The write LevelDB is doing now (its operations are still answered from the dirty maps). */
+  private inflight: { ops: EngineOp[]; done: Promise<void> } | null = null;
+  /** Number of the last batch staged, and of the last batch written to LevelDB. */
+  private stagedSeq = 0;
+  private writtenSeq = 0;
+  /** A failed LevelDB write: every later commit, flush and close reports it (the node must stop). */
+  private failed: Error | null = null;
+  /** Batches that delete a hash read its fields from LevelDB first; batches after it wait for it. */
+  private preparing: Promise<void> | null = null;
+  private writeTimer: TimerHandle | null = null;
+  private readonly writeDelayMs: number;
+  private readonly writeOpsMin: number;
+  private readonly pendingOpsMax: number;
+  private readonly timers: Pick<Timers, 'after'> | undefined;
+  /** LevelDB batch writes done by write-back (tests and benchmarks look at it). */
+  readonly writeStats = { batchesStaged: 0, engineWrites: 0 };
   /** Generations found marked as garbage at open (an install or deletion a crash interrupted), then deleted. */
   recoveredGenerations = 0;
 
   constructor(readonly location: string, opts: LevelStateMachineStoreOptions = {}) {
     this.engine = new LevelEngine(location);
     this.cache = new RecordCache(opts.cacheBytesMax ?? CACHE_BYTES_MAX_DEFAULT);
+    this.timers = opts.timers;
+    this.writeDelayMs = opts.timers ? (opts.writeDelayMs ?? WRITE_DELAY_MS_DEFAULT) : 0;
+    this.writeOpsMin = opts.writeOpsMin ?? WRITE_OPS_MIN_DEFAULT;
+    this.pendingOpsMax = Math.max(opts.pendingOpsMax ?? PENDING_OPS_MAX_DEFAULT, this.writeOpsMin);
   }
 
   async open(): Promise<void> {
@@ -180,11 +268,23 @@ export class LevelStateMachineStore implements StateMachineStore {
       await this.dropGeneration(groupId, generation);
       this.recoveredGenerations++;
     }
+    for (const [groupId, m] of this.metas) {
+      const prefix = dataPrefix(groupId, m.generation);
+      for await (const _ of this.engine.iterate({ gte: prefix, lt: prefixEnd(prefix), batchSize: 1 })) {
+        this.uncached.add(groupId);
+        break;
+      }
+    }
   }
 
   async close(): Promise<void> {
-    await this.tail;
-    await this.engine.close();
+    try {
+      await this.writeOut();
+    } finally {
+      this.writeTimer?.cancel();
+      this.writeTimer = null;
+      await this.engine.close();
+    }
   }
 
   groups(): GroupId[] {
@@ -193,21 +293,31 @@ export class LevelStateMachineStore implements StateMachineStore {
 
   getSync(groupId: GroupId, key: Uint8Array): StoredValue | undefined {
     const id = RecordCache.id(groupId, key);
+    if (this.dirty.size > 0) {
+      const d = this.dirty.get(id);
+      if (d !== undefined) return d.value ?? undefined;
+    }
     const cached = this.cache.get(id);
     if (cached !== undefined) return cached ?? undefined;
+    if (!this.cache.lossy && !this.uncached.has(groupId)) return undefined;
+    // Not dirty, so LevelDB (even with a write in flight) holds the key's latest record.
     const raw = this.engine.getSync(concat(this.prefix(groupId), mainSuffix(key)));
     const value = raw === undefined ? undefined : decodeValue(raw);
-    // NB: a batch write may be in flight; whatever this read saw, the write's own
-    // cache update comes after it (commitNow), so the cache never keeps a stale record.
     this.cache.set(id, value ?? null);
     return value;
   }
 
   getFieldSync(groupId: GroupId, key: Uint8Array, field: Uint8Array): Uint8Array | undefined {
-    return this.engine.getSync(concat(this.prefix(groupId), fieldSuffix(key, field)));
+    const k = concat(this.prefix(groupId), fieldSuffix(key, field));
+    if (this.dirtyFields.size > 0) {
+      const d = this.dirtyFields.get(bytesId(k));
+      if (d !== undefined) return d.value ?? undefined;
+    }
+    return this.engine.getSync(k);
   }
 
   async *fields(groupId: GroupId, key: Uint8Array): AsyncIterable<[Uint8Array, Uint8Array]> {
+    await this.writeOut();
     const start = concat(this.prefix(groupId), fieldSuffix(key));
     for await (const [k, v] of this.engine.iterate({ gte: start, lt: prefixEnd(start) })) {
       yield [k.subarray(start.length), v];
@@ -215,6 +325,7 @@ export class LevelStateMachineStore implements StateMachineStore {
   }
 
   async *scan(groupId: GroupId, opts: ScanOptions = {}): AsyncIterable<[Uint8Array, StoredValue]> {
+    await this.writeOut();
     const prefix = this.prefix(groupId);
     const start = concat(prefix, mainSuffix(new Uint8Array(0)));
     const range = opts.after ? { gt: concat(prefix, mainSuffix(opts.after)) } : { gte: start };
@@ -224,17 +335,19 @@ export class LevelStateMachineStore implements StateMachineStore {
   }
 
   async *scanByHash(groupId: GroupId, fromHash: number): AsyncIterable<[number, Uint8Array, StoredValue]> {
+    await this.writeOut();
     const prefix = this.prefix(groupId);
     const all = concat(prefix, Buffer.from([KIND_SCAN]));
     for await (const [k] of this.engine.iterate({ gte: concat(prefix, scanSuffix(fromHash)), lt: prefixEnd(all), batchSize: 256 })) {
       const key = k.subarray(prefix.length + 5);
-      // Read the record now: a batch written since the iterator opened may have deleted it.
+      // Read the record now: a batch committed since the iterator opened may have deleted it.
       const v = this.getSync(groupId, key);
       if (v !== undefined) yield [k.readUInt32BE(prefix.length + 1), key, v];
     }
   }
 
   async tombstones(groupId: GroupId): Promise<Tombstones> {
+    await this.writeOut();
     const prefix = this.prefix(groupId);
     const start = concat(prefix, tombSuffix(new Uint8Array(0)));
     const keys: Array<[Uint8Array, number]> = [];
@@ -253,28 +366,81 @@ export class LevelStateMachineStore implements StateMachineStore {
     return new LevelBatch((ops) => this.commit(ops));
   }
 
-  /** Turns a batch into one atomic LevelDB write; commits run one at a time. */
+  /**
+   * Stages a batch: from the moment this returns, reads (getSync, getFieldSync,
+   * applied) see it; it reaches LevelDB with the batches staged around it in one
+   * atomic write. The promise settles at once unless too much is waiting to be
+   * written (then when LevelDB has caught up), or the batch deletes a hash (its
+   * fields are read from LevelDB first).
+   */
   private commit(batchOps: BatchOp[]): Promise<void> {
-    const run = this.tail.then(() => this.commitNow(batchOps));
-    this.tail = run.catch(() => {});
-    return run;
+    if (this.failed) return Promise.reject(this.failed);
+    if (this.preparing) {
+      const run = this.preparing.then(() => this.commitNow(batchOps));
+      this.track(run);
+      return run;
+    }
+    return this.commitNow(batchOps);
   }
 
-  private async commitNow(batchOps: BatchOp[]): Promise<void> {
-    const ops: EngineOp[] = [];
-    const metas = new Map<GroupId, GroupMeta>();
-    const meta = (groupId: GroupId): GroupMeta => {
-      let m = metas.get(groupId);
-      if (!m) {
-        m = { ...(this.metas.get(groupId) ?? { generation: 0, applied: 0 }) };
-        metas.set(groupId, m);
-      }
-      return m;
-    };
-    // Fields put earlier in this batch, per group and key, so that del() removes them too.
-    const stagedFields = new Map<string, Buffer[]>();
+  private commitNow(batchOps: BatchOp[]): Promise<void> {
+    if (this.failed) return Promise.reject(this.failed);
+    // A deleted hash takes its fields along: those need a LevelDB range read, so
+    // this batch (rare) is staged once everything before it is written.
+    const hashes = batchOps.some((o) => o.op === 'del' && this.getSync(o.groupId, o.key)?.type === ValueType.Hash);
+    if (hashes) {
+      const run = this.commitDeletingHashes(batchOps);
+      this.track(run);
+      return run;
+    }
+    this.stage(batchOps, this.engineOps(batchOps, new Map()));
+    return this.backpressure();
+  }
+
+  private async commitDeletingHashes(batchOps: BatchOp[]): Promise<void> {
+    // Not writeOut(): this batch is itself what later commits wait for.
+    await this.writeStaged();
+    const fieldsOf = new Map<string, Buffer[]>();
     for (const o of batchOps) {
-      const prefix = dataPrefix(o.groupId, meta(o.groupId).generation);
+      if (o.op !== 'del') continue;
+      const id = RecordCache.id(o.groupId, o.key);
+      if (fieldsOf.has(id)) continue;
+      const keys: Buffer[] = [];
+      const prefix = dataPrefix(o.groupId, this.metas.get(o.groupId)?.generation ?? 0);
+      if (this.engine.getSync(concat(prefix, mainSuffix(o.key)))?.[0] === ValueType.Hash) {
+        const start = concat(prefix, fieldSuffix(o.key));
+        for await (const [k] of this.engine.iterate({ gte: start, lt: prefixEnd(start) })) keys.push(k);
+      }
+      fieldsOf.set(id, keys);
+    }
+    this.stage(batchOps, this.engineOps(batchOps, fieldsOf));
+    await this.backpressure();
+  }
+
+  /** Keeps later commits behind `run` until it is done. */
+  private track(run: Promise<void>): void {
+    const tail = run.catch(() => {});
+    this.preparing = tail;
+    void tail.then(() => {
+      if (this.preparing === tail) this.preparing = null;
+    });
+  }
+
+  /**
+   * The LevelDB operations of a batch; `fieldsOf` lists, per RecordCache.id, the
+   * stored fields of each hash the batch deletes (read before anything later was staged).
+   */
+  private engineOps(batchOps: BatchOp[], fieldsOf: Map<string, Buffer[]>): EngineOp[] {
+    const ops: EngineOp[] = [];
+    // Fields put earlier in this batch, per group and key, so that del() removes them too.
+    let stagedFields: Map<string, Buffer[]> | undefined;
+    let groupId = -1;
+    let prefix: Buffer = EMPTY;
+    for (const o of batchOps) {
+      if (o.groupId !== groupId) {
+        groupId = o.groupId;
+        prefix = dataPrefix(groupId, this.metas.get(groupId)?.generation ?? 0);
+      }
       switch (o.op) {
         case 'put':
           ops.push({ type: 'put', key: concat(prefix, mainSuffix(o.key)), value: encodeValue(o.value) });
@@ -282,23 +448,19 @@ export class LevelStateMachineStore implements StateMachineStore {
           if (!o.existed) ops.push({ type: 'put', key: concat(prefix, scanSuffix(scanHash(o.key), o.key)), value: EMPTY });
           break;
         case 'del': {
-          const main = concat(prefix, mainSuffix(o.key));
-          ops.push({ type: 'del', key: main });
+          ops.push({ type: 'del', key: concat(prefix, mainSuffix(o.key)) });
           ops.push({ type: 'del', key: concat(prefix, scanSuffix(scanHash(o.key), o.key)) });
-          const id = `${o.groupId}:${Buffer.from(o.key).toString('latin1')}`;
-          for (const k of stagedFields.get(id) ?? []) ops.push({ type: 'del', key: k });
-          stagedFields.delete(id);
-          const existing = this.engine.getSync(main);
-          if (existing !== undefined && existing[0] === ValueType.Hash) {
-            const start = concat(prefix, fieldSuffix(o.key));
-            for await (const [k] of this.engine.iterate({ gte: start, lt: prefixEnd(start) })) ops.push({ type: 'del', key: k });
-          }
+          const id = RecordCache.id(o.groupId, o.key);
+          for (const k of stagedFields?.get(id) ?? []) ops.push({ type: 'del', key: k });
+          stagedFields?.delete(id);
+          for (const k of fieldsOf.get(id) ?? []) ops.push({ type: 'del', key: k });
           break;
         }
         case 'putField': {
           const k = concat(prefix, fieldSuffix(o.key, o.field));
           ops.push({ type: 'put', key: k, value: Buffer.from(o.value) });
-          const id = `${o.groupId}:${Buffer.from(o.key).toString('latin1')}`;
+          const id = RecordCache.id(o.groupId, o.key);
+          stagedFields ??= new Map();
           const list = stagedFields.get(id);
           if (list) list.push(k);
           else stagedFields.set(id, [k]);
@@ -317,33 +479,138 @@ export class LevelStateMachineStore implements StateMachineStore {
           ops.push({ type: 'put', key: concat(prefix, FLOOR_SUFFIX), value: encodeRevision(o.revision) });
           break;
         case 'applied':
-          meta(o.groupId).applied = o.index;
           break;
       }
     }
-    for (const [groupId, m] of metas) ops.push({ type: 'put', key: metaKey(groupId), value: encodeMeta(m) });
-    await this.engine.write(ops);
-    for (const [groupId, m] of metas) this.metas.set(groupId, m);
+    return ops;
+  }
+
+  /** Makes a batch visible to reads and queues its LevelDB operations. */
+  private stage(batchOps: BatchOp[], ops: EngineOp[]): void {
+    const seq = ++this.stagedSeq;
+    this.writeStats.batchesStaged++;
+    for (const op of ops) this.pendingOps.push(op);
+    for (const op of ops) {
+      // Hash fields: TAG_DATA | groupId u32 | generation u32 | KIND_FIELD | ...
+      if (op.key[9] !== KIND_FIELD || op.key[0] !== TAG_DATA) continue;
+      const id = bytesId(op.key);
+      this.dirtyFields.set(id, { value: op.type === 'put' ? op.value : null, seq });
+      this.pendingFieldIds.push(id);
+    }
     // In batch order, so the last write of a key wins, as in LevelDB.
     for (const o of batchOps) {
-      if (o.op === 'put') this.cache.set(RecordCache.id(o.groupId, o.key), copyValue(o.value));
-      else if (o.op === 'del') this.cache.set(RecordCache.id(o.groupId, o.key), null);
+      this.pendingMetaGroups.add(o.groupId);
+      if (o.op === 'put' || o.op === 'del') {
+        const id = RecordCache.id(o.groupId, o.key);
+        this.dirty.set(id, { value: o.op === 'put' ? copyValue(o.value) : null, seq });
+        this.pendingIds.push(id);
+      } else if (o.op === 'applied') {
+        const m = this.metas.get(o.groupId);
+        if (m) m.applied = o.index;
+        else this.metas.set(o.groupId, { generation: 0, applied: o.index });
+      }
+    }
+    for (const g of this.pendingMetaGroups) if (!this.metas.has(g)) this.metas.set(g, { generation: 0, applied: 0 });
+    this.scheduleWrite();
+  }
+
+  /** Settles at once unless too much waits to be written: then once the write in flight is done. */
+  private backpressure(): Promise<void> {
+    if (this.pendingOps.length < this.pendingOpsMax || this.inflight === null) return RESOLVED;
+    const failed = this.inflight.done.then(() => {
+      if (this.failed) throw this.failed;
+    });
+    return failed;
+  }
+
+  private scheduleWrite(): void {
+    if (this.inflight !== null || this.pendingOps.length === 0 && this.pendingMetaGroups.size === 0) return;
+    if (this.writeDelayMs <= 0 || this.pendingOps.length >= this.writeOpsMin) {
+      this.startWrite();
+      return;
+    }
+    if (this.writeTimer === null) {
+      this.writeTimer = this.timers!.after(this.writeDelayMs, () => {
+        this.writeTimer = null;
+        if (this.inflight === null) this.startWrite();
+      });
     }
   }
 
-  flush(): Promise<void> {
-    // LevelDB's log is sequential: syncing this write syncs every earlier one. Ordered after pending commits.
-    const run = this.tail.then(() => this.engine.write([{ type: 'put', key: FLUSH_KEY, value: Buffer.alloc(0) }], true));
-    this.tail = run.catch(() => {});
-    return run;
+  /** Hands every staged batch to LevelDB in one atomic write, with the meta record of each group it touches. */
+  private startWrite(): void {
+    if (this.writeTimer !== null) {
+      this.writeTimer.cancel();
+      this.writeTimer = null;
+    }
+    if (this.failed || this.inflight !== null) return;
+    if (this.pendingOps.length === 0 && this.pendingMetaGroups.size === 0) return;
+    const ops = this.pendingOps;
+    for (const g of this.pendingMetaGroups) {
+      const m = this.metas.get(g);
+      if (m) ops.push({ type: 'put', key: metaKey(g), value: encodeMeta(m) });
+    }
+    const ids = this.pendingIds;
+    const fieldIds = this.pendingFieldIds;
+    const seq = this.stagedSeq;
+    this.pendingOps = [];
+    this.pendingIds = [];
+    this.pendingFieldIds = [];
+    this.pendingMetaGroups = new Set();
+    this.writeStats.engineWrites++;
+    const done = this.engine.write(ops).then(() => {
+      this.writtenSeq = seq;
+      // LevelDB now holds these records: the cache takes over unless a later batch staged the key again.
+      for (const id of ids) {
+        const d = this.dirty.get(id);
+        if (d === undefined || d.seq > seq) continue;
+        this.dirty.delete(id);
+        this.cache.set(id, d.value);
+      }
+      for (const id of fieldIds) {
+        const d = this.dirtyFields.get(id);
+        if (d !== undefined && d.seq <= seq) this.dirtyFields.delete(id);
+      }
+    }, (err: unknown) => {
+      this.failed = err instanceof Error ? err : new Error(String(err));
+    }).finally(() => {
+      this.inflight = null;
+      if (!this.failed) this.scheduleWrite();
+    });
+    this.inflight = { ops, done };
+  }
+
+  /** Writes every batch committed so far to LevelDB (no fsync): iteration reads LevelDB. */
+  private async writeOut(): Promise<void> {
+    while (this.preparing) await this.preparing;
+    await this.writeStaged();
+  }
+
+  /** Writes every batch staged so far to LevelDB (no fsync). */
+  private async writeStaged(): Promise<void> {
+    const target = this.stagedSeq;
+    while (this.writtenSeq < target) {
+      if (this.failed) throw this.failed;
+      if (this.inflight === null) this.startWrite();
+      if (this.inflight === null) break;
+      await this.inflight.done;
+    }
+    if (this.failed) throw this.failed;
+  }
+
+  async flush(): Promise<void> {
+    // LevelDB's log is sequential: syncing this write syncs every earlier one.
+    await this.writeOut();
+    await this.engine.write([{ type: 'put', key: FLUSH_KEY, value: EMPTY }], true);
   }
 
   async deleteGroup(groupId: GroupId): Promise<void> {
+    await this.writeOut();
     const m = this.metas.get(groupId);
     if (!m) return;
     await this.engine.write([
       { type: 'del', key: metaKey(groupId) },
-      { type: 'put', key: garbageKey(groupId, m.generation), value: Buffer.alloc(0) },
+      { type: 'put', key: garbageKey(groupId, m.generation), value: EMPTY },
     ]);
     this.metas.delete(groupId);
     this.cache.dropGroup(groupId);
@@ -351,10 +618,20 @@ export class LevelStateMachineStore implements StateMachineStore {
   }
 
   createSnapshot(groupId: GroupId): StateSnapshot {
+    // The state as reads see it: LevelDB at this instant, then the batches staged but not
+    // yet known written, replayed in order over it (re-applying a batch that LevelDB already
+    // holds changes nothing: every operation puts or deletes a whole record).
     const snapshot = this.engine.snapshot();
-    const rawMeta = this.engine.getSync(metaKey(groupId), snapshot);
-    const m = rawMeta ? decodeMeta(rawMeta) : { generation: 0, applied: 0 };
+    const m = { ...(this.metas.get(groupId) ?? { generation: 0, applied: 0 }) };
     const prefix = dataPrefix(groupId, m.generation);
+    const overlay = new Map<string, Buffer | null>();
+    for (const ops of [this.inflight?.ops ?? [], this.pendingOps]) {
+      for (const op of ops) {
+        if (op.key.length < prefix.length || prefix.compare(op.key, 0, prefix.length, 0, prefix.length) !== 0) continue;
+        overlay.set(bytesId(op.key.subarray(prefix.length)), op.type === 'put' ? op.value : null);
+      }
+    }
+    const staged = [...overlay].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
     const engine = this.engine;
     let released = false;
     const release = async (): Promise<void> => {
@@ -364,8 +641,26 @@ export class LevelStateMachineStore implements StateMachineStore {
       }
     };
     async function* records(): AsyncGenerator<[Buffer, Buffer]> {
+      let i = 0;
       for await (const [k, v] of engine.iterate({ gte: prefix, lt: prefixEnd(prefix), snapshot, batchSize: 1024 })) {
-        yield [k.subarray(prefix.length), v];
+        const suffix = k.subarray(prefix.length);
+        if (i < staged.length) {
+          const id = bytesId(suffix);
+          for (; i < staged.length && staged[i][0] < id; i++) {
+            const value = staged[i][1];
+            if (value !== null) yield [Buffer.from(staged[i][0], 'latin1'), value];
+          }
+          if (i < staged.length && staged[i][0] === id) {
+            const value = staged[i++][1];
+            if (value !== null) yield [suffix, value];
+            continue;
+          }
+        }
+        yield [suffix, v];
+      }
+      for (; i < staged.length; i++) {
+        const value = staged[i][1];
+        if (value !== null) yield [Buffer.from(staged[i][0], 'latin1'), value];
       }
     }
     return {
@@ -382,6 +677,7 @@ export class LevelStateMachineStore implements StateMachineStore {
   }
 
   async installSnapshot(groupId: GroupId, chunks: AsyncIterable<Uint8Array>): Promise<void> {
+    await this.writeOut();
     const old = this.metas.get(groupId);
     const generation = old ? old.generation + 1 : 1;
     const prefix = dataPrefix(groupId, generation);
@@ -420,6 +716,7 @@ export class LevelStateMachineStore implements StateMachineStore {
     await this.engine.write(flip);
     this.metas.set(groupId, next);
     this.cache.dropGroup(groupId);
+    this.uncached.add(groupId);
     if (old) await this.dropGeneration(groupId, old.generation);
   }
 

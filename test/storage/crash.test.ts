@@ -1,6 +1,6 @@
 // Proves crash safety under kill -9: child processes doing heavy log writes, state-machine
 // applies or a snapshot install are killed with SIGKILL at random moments; on reopen
-// every write reported synced (or applied) is there, and no batch or install is partly
+// every write reported synced (or flushed) is there, and no batch or install is partly
 // visible (each group matches the deterministic plan replayed to one batch number).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -92,7 +92,7 @@ async function contents(store: StateMachineStore, groupId: number): Promise<stri
   return out;
 }
 
-test('state machine under kill -9: applied index and data always match, nothing applied is lost', async (t) => {
+test('state machine under kill -9 with write-back: applied index and data always match, nothing flushed is lost', async (t) => {
   const dir = tempDir('crash-apply');
   try {
     for (let round = 0; round < 3; round++) {

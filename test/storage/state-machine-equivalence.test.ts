@@ -11,6 +11,7 @@ import { LevelStateMachineStore } from '../../src/storage/level-state-machine-st
 import { MemoryStateMachineStore } from '../../src/storage/memory-state-machine-store.js';
 import { ValueType, type StateMachineBatch, type StateMachineStore } from '../../src/storage/types.js';
 import { collect, replay, tempDir } from './helpers.js';
+import type { TimerHandle } from '../../src/env/env.js';
 
 const GROUPS = [1, 2, 3];
 const STRING_KEYS = ['k0', 'k1', 'k2', 'k3', 'k4', 'k5', '', 'k\u00ff'].map((k) => Buffer.from(k, 'latin1'));
@@ -26,6 +27,22 @@ function bytes(rng: SeededRandom, max: number): Buffer {
 async function dump(store: StateMachineStore): Promise<unknown> {
   const out: unknown[] = [];
   for (const g of store.groups()) {
+    // Point reads and the snapshot first: with write-back they see batches still staged in
+    // memory; the iterations below make LevelDB catch up first.
+    const points = [...STRING_KEYS, ...HASH_KEYS].map((k) => {
+      const v = store.getSync(g, k);
+      return v === undefined ? null : [v.type, Buffer.from(v.value).toString('hex'), v.expireAtMs, v.revision];
+    });
+    const fieldPoints: unknown[] = [];
+    for (const h of HASH_KEYS) {
+      for (const f of FIELDS) {
+        const v = store.getFieldSync(g, h, f);
+        fieldPoints.push(v === undefined ? null : Buffer.from(v).toString('hex'));
+      }
+    }
+    const applied = store.applied(g);
+    const snapshot = store.createSnapshot(g);
+    const image = Buffer.concat(await collect(snapshot.chunks())).toString('hex');
     const keys: unknown[] = [];
     for await (const [k, v] of store.scan(g, { batchSize: 3 })) {
       keys.push([Buffer.from(k).toString('hex'), v.type, Buffer.from(v.value).toString('hex'), v.expireAtMs, v.revision]);
@@ -33,24 +50,52 @@ async function dump(store: StateMachineStore): Promise<unknown> {
     const fields: unknown[] = [];
     for (const h of HASH_KEYS) {
       for await (const [f, v] of store.fields(g, h)) fields.push([h.toString(), Buffer.from(f).toString('hex'), Buffer.from(v).toString('hex')]);
-      for (const f of FIELDS) {
-        const v = store.getFieldSync(g, h, f);
-        fields.push(v === undefined ? null : Buffer.from(v).toString('hex'));
-      }
     }
-    const points = [...STRING_KEYS, ...HASH_KEYS].map((k) => {
-      const v = store.getSync(g, k);
-      return v === undefined ? null : [v.type, Buffer.from(v.value).toString('hex'), v.expireAtMs, v.revision];
-    });
     const byHash: unknown[] = [];
     for (const from of [0, 0x80000000]) {
       for await (const [h, k, v] of store.scanByHash(g, from)) byHash.push([from, h, Buffer.from(k).toString('hex'), v.revision]);
     }
     const tombs = await store.tombstones(g);
     const tombstones = [tombs.floor, tombs.keys.map(([k, r]) => [Buffer.from(k).toString('hex'), r])];
+    out.push({ g, applied, keys, byHash, fields, fieldPoints, points, tombstones, snapshotApplied: snapshot.applied, image });
+  }
+  return out;
+}
+
+/**
+ * Timers for the write-back delay that fire only when the test says so, so that
+ * batches stay staged in memory across several steps (and reads, snapshots and
+ * reopens meet them there).
+ */
+class ManualTimers {
+  private due: Array<() => void> = [];
+  after(_ms: number, fn: () => void): TimerHandle {
+    const entry = (): void => fn();
+    this.due.push(entry);
+    return { cancel: () => { this.due = this.due.filter((e) => e !== entry); } };
+  }
+  fire(): void {
+    const due = this.due;
+    this.due = [];
+    for (const fn of due) fn();
+  }
+}
+
+/** A cheap view of a store for the write-back cases: point reads and snapshot, without iterating (which writes out). */
+async function pointDump(store: StateMachineStore): Promise<unknown> {
+  const out: unknown[] = [];
+  for (const g of GROUPS) {
+    const points = [...STRING_KEYS, ...HASH_KEYS].map((k) => {
+      const v = store.getSync(g, k);
+      return v === undefined ? null : [v.type, Buffer.from(v.value).toString('hex'), v.expireAtMs, v.revision];
+    });
+    const fieldPoints = HASH_KEYS.flatMap((h) => FIELDS.map((f) => {
+      const v = store.getFieldSync(g, h, f);
+      return v === undefined ? null : Buffer.from(v).toString('hex');
+    }));
     const snapshot = store.createSnapshot(g);
     const image = Buffer.concat(await collect(snapshot.chunks())).toString('hex');
-    out.push({ g, applied: store.applied(g), keys, byHash, fields, points, tombstones, snapshotApplied: snapshot.applied, image });
+    out.push({ g, applied: store.applied(g), points, fieldPoints, image });
   }
   return out;
 }
@@ -128,6 +173,61 @@ for (const [seed, cacheBytesMax] of CASES) {
         }
         assert.deepEqual(await dump(level), await dump(memory), `seed ${seed} step ${step}`);
       }
+    } finally {
+      await level.close();
+      dir.cleanup();
+    }
+  });
+}
+
+// Write-back: batches stay staged (timers fire only now and then), so most reads, snapshots
+// and reopens meet staged batches; a write in flight is met too (fired without awaiting).
+for (const seed of [21, 22, 23]) {
+  test(`LevelDB with write-back and memory state-machine stores agree while batches are staged (seed ${seed})`, async () => {
+    const rng = new SeededRandom(seed);
+    const dir = tempDir(`sm-wb-${seed}`);
+    const timers = new ManualTimers();
+    const open = async (): Promise<LevelStateMachineStore> => {
+      const store = new LevelStateMachineStore(dir.path, { timers, writeDelayMs: 1000, writeOpsMin: rng.int(8, 200), pendingOpsMax: 400 });
+      await store.open();
+      return store;
+    };
+    let level = await open();
+    try {
+      const memory = new MemoryStateMachineStore();
+      for (let step = 1; step <= 200; step++) {
+        const r = rng.int(0, 39);
+        if (r === 0) {
+          const g = rng.pick(GROUPS);
+          await level.deleteGroup(g);
+          await memory.deleteGroup(g);
+        } else if (r === 1) {
+          const from = rng.pick(GROUPS);
+          const to = rng.pick(GROUPS);
+          const source = rng.chance(0.5) ? level : memory;
+          const chunks = await collect(source.createSnapshot(from).chunks());
+          await level.installSnapshot(to, replay(chunks));
+          await memory.installSnapshot(to, replay(chunks));
+        } else if (r === 2) {
+          // close() writes out what is staged: nothing applied is lost by a clean stop.
+          await level.close();
+          level = await open();
+        } else if (r === 3) {
+          await level.flush();
+        } else if (r === 4) {
+          assert.deepEqual(await dump(level), await dump(memory), `seed ${seed} step ${step} (full)`);
+        } else {
+          if (rng.chance(0.3)) timers.fire();
+          const lb = level.batch();
+          const mb = memory.batch();
+          randomBatch(rng, [lb, mb], step);
+          assert.equal(lb.length, mb.length);
+          await Promise.all([lb.write(), mb.write()]);
+        }
+        assert.deepEqual(await pointDump(level), await pointDump(memory), `seed ${seed} step ${step}`);
+      }
+      assert.deepEqual(await dump(level), await dump(memory), `seed ${seed} end`);
+      assert.ok(level.writeStats.engineWrites < level.writeStats.batchesStaged, 'batches were coalesced');
     } finally {
       await level.close();
       dir.cleanup();
