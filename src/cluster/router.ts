@@ -151,6 +151,24 @@ export class Router {
     }
   }
 
+  /**
+   * The fast path of a client's read (docs/decisions.md, "Local GET path"): when route() would
+   * serve it here at once — this node leads the group and its lease holds (or the client reads
+   * STALE) — the read runs now, synchronously, without the promises, deadline and microtask
+   * turns of route(). Undefined: not servable at once, call route(). Same reply as route().
+   */
+  readNow(groupId: GroupId, cmd: KeyedCommand, args: Buffer[], policy: ReadPolicy = DEFAULT_READ_POLICY): Reply | Promise<Reply> | undefined {
+    if (cmd.kind !== 'read' || !this.host.isLeader(groupId)) return undefined;
+    const mode = this.modeOf(policy);
+    if (mode !== 'stale' && !this.host.canReadNow(groupId, mode)) return undefined;
+    const nowMs = this.env.clock.nowMs();
+    const result = cmd.read(this.readView(groupId, nowMs), args);
+    if (!(result instanceof Promise)) return result;
+    // An asynchronous read keeps route()'s bound on how long the client waits.
+    const deadline = this.env.clock.monotonicMs() + this.opts.requestTimeoutMs;
+    return this.withDeadline(result, deadline).then((r) => r ?? errClusterDownReason(OUTCOME_UNKNOWN));
+  }
+
   private modeOf(policy: ReadPolicy): 'lease' | 'readIndex' | 'stale' | undefined {
     switch (policy.consistency) {
       case 'linearizable': return 'readIndex';

@@ -79,6 +79,17 @@ export function getKeyIndexes(spec: CommandSpec, args: ReadonlyArray<Buffer>): n
   return keys;
 }
 
+/**
+ * The position of a command's only key when getKeyIndexes would return exactly one position
+ * from its fixed key spec (GET k, SET k v...), else -1 (no key, several keys, movable keys).
+ * Allocates nothing: the per-request fast path of single-key commands.
+ */
+export function singleKeyIndex(spec: CommandSpec, argc: number): number {
+  if (spec.keyStart <= 0 || spec.keyStep <= 0 || spec.flags.includes('movablekeys')) return -1;
+  const last = spec.keyStop < 0 ? argc + spec.keyStop : Math.min(spec.keyStop, argc - 1);
+  return spec.keyStart <= last && spec.keyStart + spec.keyStep > last ? spec.keyStart : -1;
+}
+
 /** The keys of a command, as Buffers (see getKeyIndexes). */
 export function getKeys(spec: CommandSpec, args: ReadonlyArray<Buffer>): Buffer[] {
   return getKeyIndexes(spec, args).map((i) => args[i]!);
