@@ -229,7 +229,7 @@ export async function createNode(env: Env, config: NodeConfig, options: NodeOpti
     retryMs: config.tickMs,
     leaderOf: (groupId) => topology.leaderOf(groupId),
     admitWrite: evictor.admit,
-  }, host, placement, transport, (groupId, nowMs) => ({ ks: sm.touchingReader(groupId, nowMs), nowMs, groupId }));
+  }, host, placement, transport, (groupId, nowMs) => sm.readView(groupId, nowMs));
 
   const startedAtMs = env.clock.nowMs();
   let server: RespServer | null = null;

@@ -140,7 +140,8 @@ export class Dispatcher {
       return r.reply;
     }
     const spec = r.command.spec;
-    const top = spec.name.split('|')[0];
+    const bar = spec.name.indexOf('|');
+    const top = bar === -1 ? spec.name : spec.name.slice(0, bar);
     // As Redis authRequired(): while the default user needs no password every client may run
     // commands; otherwise only those that authenticated (AUTH, HELLO AUTH).
     const noAuth = NO_AUTH.has(top) || spec.flags.includes('no_auth');

@@ -231,7 +231,8 @@ export class Connection implements ClientContext {
 
   private onData(chunk: Buffer): void {
     if (this.closing || this.isClosed) return;
-    if (chunk.length > 0) this.lastInteractionMs = this.nowMs();
+    const now = chunk.length > 0 ? this.nowMs() : -1;
+    if (now >= 0) this.lastInteractionMs = now;
     const err = this.decoder.feed(chunk, (args) => this.dispatchAndCheck(args));
     if (err !== null) {
       if (err.kind === 'protocol') {
@@ -244,7 +245,7 @@ export class Connection implements ClientContext {
         return;
       }
     }
-    this.flush();
+    this.flush(now);
   }
 
   private enqueue(reply: Reply): void {
@@ -306,8 +307,11 @@ export class Connection implements ClientContext {
     this.scheduleFlush();
   }
 
-  /** Encodes every ready reply at the head of the queue into one write. */
-  private flush(): void {
+  /**
+   * Encodes every ready reply at the head of the queue into one write. `nowMs`: the time when
+   * the caller read it in this same turn (onData), else -1 to read the clock.
+   */
+  private flush(nowMs = -1): void {
     if (this.isClosed || this.socket.destroyed) return;
     const queue = this.queue;
     let i = this.head;
@@ -331,7 +335,7 @@ export class Connection implements ClientContext {
       }
       if (!this.socket.write(this.out.take())) this.waitingDrain = true;
       this.unflushedBytesEstimate = 0;
-      this.lastInteractionMs = this.nowMs();
+      this.lastInteractionMs = nowMs >= 0 ? nowMs : this.nowMs();
       if (this.outputLimitExceeded()) return;
     }
     if (this.closing && this.head === this.queue.length) {
@@ -353,7 +357,14 @@ export class Connection implements ClientContext {
   private outputLimitExceeded(): boolean {
     if (this.isClosed || this.socket.destroyed) return false;
     if (!this.opts.outputLimit) return false;
-    const r = outputLimitReached(this.socket.writableLength, this.opts.outputLimit(), this.softLimitSinceMs, this.nowMs());
+    const limit = this.opts.outputLimit();
+    const used = this.socket.writableLength;
+    // Under both limits (the common case): what outputLimitReached answers, without a clock read.
+    if ((limit.hardBytes <= 0 || used < limit.hardBytes) && (limit.softBytes <= 0 || used < limit.softBytes)) {
+      this.softLimitSinceMs = -1;
+      return false;
+    }
+    const r = outputLimitReached(used, limit, this.softLimitSinceMs, this.nowMs());
     this.softLimitSinceMs = r.softSinceMs;
     if (!r.close) return false;
     this.log.warn({ outputBytes: this.socket.writableLength }, 'client closed for overcoming of output buffer limits');
