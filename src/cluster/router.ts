@@ -2,7 +2,7 @@ import type { Env } from '../env/env.js';
 import { DeadlineQueue } from '../env/deadlines.js';
 import type { Host, HostError } from '../host/host.js';
 import type { GroupId, NodeId } from '../raft/types.js';
-import { encodeReply, type ProtocolVersion, type Reply } from '../resp/encoder.js';
+import { encodeReplyAfterByte, type ProtocolVersion, type Reply } from '../resp/encoder.js';
 import { errClusterDown, errClusterDownReason, errMoved } from '../resp/replies.js';
 import type { KeyedCommand } from '../commands/spec.js';
 import { encodeOp, decodeOp } from '../commands/op-codec.js';
@@ -257,10 +257,13 @@ export class Router {
     const found = args.length > 0 ? lookup(args[0].toString('latin1').toLowerCase()) : undefined;
     if (!found) return Buffer.from([1]);
     if (!this.host.isLeader(groupId)) return Buffer.from([1]);
-    const reply = await this.route(groupId, found.slot, found.cmd, args, proto, true, { consistency, readonly: false });
+    const policy: ReadPolicy = consistency === 'default' ? DEFAULT_READ_POLICY : { consistency, readonly: false };
+    // A read servable at once is served as route() would, without its promises (readNow).
+    const reply = await ((found.cmd.kind === 'read' ? this.readNow(groupId, found.cmd, args, policy) : undefined)
+      ?? this.route(groupId, found.slot, found.cmd, args, proto, true, policy));
     if (reply.kind === 'raw') return Buffer.concat([Buffer.from([0]), reply.bytes]);
     if (reply === NOT_SERVED_HERE) return Buffer.from([1]);
-    return Buffer.concat([Buffer.from([0]), encodeReply(reply, proto)]);
+    return encodeReplyAfterByte(0, reply, proto);
   }
 
   /** `work`'s result, or null if the deadline passes first (the work itself goes on). */
