@@ -233,7 +233,7 @@ export class Connection implements ClientContext {
     if (this.closing || this.isClosed) return;
     const now = chunk.length > 0 ? this.nowMs() : -1;
     if (now >= 0) this.lastInteractionMs = now;
-    const err = this.decoder.feed(chunk, (args) => this.dispatchAndCheck(args));
+    const err = this.decoder.feed(chunk, this.onCommand);
     if (err !== null) {
       if (err.kind === 'protocol') {
         this.log.debug({ message: err.message }, 'protocol error');
@@ -252,6 +252,9 @@ export class Connection implements ClientContext {
     this.queue.push({ reply, proto: this.protocol });
     if (reply.kind === 'bulk' && reply.value !== null) this.unflushedBytesEstimate += reply.value.length;
   }
+
+  /** One closure per connection, not one per chunk. */
+  private readonly onCommand = (args: Buffer[]): boolean => this.dispatchAndCheck(args);
 
   /**
    * Dispatches one command; returns false to stop decoding the rest of the chunk when the client is
