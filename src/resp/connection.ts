@@ -102,6 +102,24 @@ function isQuit(name: Buffer): boolean {
     && (name[2]! | 0x20) === QUIT[2] && (name[3]! | 0x20) === QUIT[3];
 }
 
+/**
+ * A connection's decoder limits, read through to the server's on every use. A class rather than
+ * an object literal with getters and a spread, whose shapes made every read of a limit in the
+ * decoder's per-request path an inline-cache miss.
+ */
+class ConnectionLimits implements DecoderLimits {
+  readonly authRequired: (() => boolean) | undefined;
+  constructor(private readonly base: DecoderLimits, ctx: ClientContext, authRequired: ((ctx: ClientContext) => boolean) | undefined) {
+    this.authRequired = authRequired ? () => authRequired(ctx) : undefined;
+  }
+  get protoMaxBulkLen(): number {
+    return this.base.protoMaxBulkLen;
+  }
+  get queryBufferLimitBytes(): number {
+    return this.base.queryBufferLimitBytes;
+  }
+}
+
 /** One client connection; see the file comment. */
 export class Connection implements ClientContext {
   readonly id: number;
@@ -144,13 +162,7 @@ export class Connection implements ClientContext {
     this.createdAtMs = this.nowMs();
     this.lastInteractionMs = this.createdAtMs;
     // Limits are read through on every use, so CONFIG SET of them applies to connected clients.
-    const base = opts.decoderLimits ?? DEFAULT_DECODER_LIMITS;
-    const authRequired = opts.authRequired;
-    this.decoder = createRequestDecoder({
-      get protoMaxBulkLen() { return base.protoMaxBulkLen; },
-      get queryBufferLimitBytes() { return base.queryBufferLimitBytes; },
-      ...(authRequired ? { authRequired: () => authRequired(this) } : {}),
-    });
+    this.decoder = createRequestDecoder(new ConnectionLimits(opts.decoderLimits ?? DEFAULT_DECODER_LIMITS, this, opts.authRequired));
     this.pendingRepliesMax = opts.pendingRepliesMax ?? 4096;
     this.outputBytesHighWater = opts.outputBytesHighWater ?? 4 * 1024 * 1024;
     this.addr = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
