@@ -230,7 +230,13 @@ export async function createNode(env: Env, config: NodeConfig, options: NodeOpti
     retryMs: config.tickMs,
     leaderOf: (groupId) => topology.leaderOf(groupId),
     admitWrite: evictor.admit,
-  }, host, placement, transport, (groupId, nowMs) => ({ ks: sm.touchingReader(groupId, nowMs), nowMs, groupId }));
+    // LRU/LFU eviction ranks keys by the accesses their leader saw: with such a policy in force,
+    // reads stay on leaders so that hot keys read through any node are not evicted as cold.
+    followerReads: () => {
+      const policy = maxmemory.policy();
+      return maxmemory.maxmemoryBytes() === 0 || !(policy.endsWith('-lru') || policy.endsWith('-lfu'));
+    },
+  }, host, placement, transport, (groupId, nowMs) => sm.readView(groupId, nowMs));
 
   const startedAtMs = env.clock.nowMs();
   let server: RespServer | null = null;

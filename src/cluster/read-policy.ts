@@ -1,7 +1,7 @@
 import { bulk, ok, type Reply } from '../resp/encoder.js';
 import type { ClientContext } from '../resp/connection.js';
 import { errGeneric } from '../resp/replies.js';
-import type { ReadPolicy } from './router.js';
+import { DEFAULT_READ_POLICY, type ReadPolicy } from './router.js';
 
 const CONSISTENCY_KEY = 'consistency';
 const LEVELS = ['linearizable', 'lease', 'stale'] as const;
@@ -9,7 +9,10 @@ const LEVELS = ['linearizable', 'lease', 'stale'] as const;
 /** The read policy of a connection: READONLY and CLIENT CONSISTENCY. */
 export function readPolicyOf(ctx: ClientContext): ReadPolicy {
   const c = ctx.state.get(CONSISTENCY_KEY) as ReadPolicy['consistency'] | undefined;
-  return { consistency: c ?? 'default', readonly: ctx.flags.has('readonly') };
+  const readonly = ctx.flags.has('readonly');
+  // The common case shares one frozen object instead of one per command.
+  if (c === undefined && !readonly) return DEFAULT_READ_POLICY;
+  return { consistency: c ?? 'default', readonly };
 }
 
 /**

@@ -2,7 +2,7 @@ import type { Env } from '../env/env.js';
 import { DeadlineQueue } from '../env/deadlines.js';
 import type { Host, HostError } from '../host/host.js';
 import type { GroupId, NodeId } from '../raft/types.js';
-import { encodeReply, type ProtocolVersion, type Reply } from '../resp/encoder.js';
+import { encodeReplyAfterByte, type ProtocolVersion, type Reply } from '../resp/encoder.js';
 import { errClusterDown, errClusterDownReason, errMoved } from '../resp/replies.js';
 import type { KeyedCommand } from '../commands/spec.js';
 import { encodeOp, decodeOp } from '../commands/op-codec.js';
@@ -38,6 +38,8 @@ export interface RouterOptions {
    * when it is settled.
    */
   admitWrite?: (groupId: GroupId, args: Buffer[]) => { ok: false; reply: Reply } | { ok: true; settle: () => void };
+  /** Whether followers holding a read lease may serve reads now (asked per read; default yes). */
+  followerReads?: () => boolean;
 }
 
 /**
@@ -105,8 +107,7 @@ export class Router {
     policy: ReadPolicy = DEFAULT_READ_POLICY,
   ): Promise<Reply | RawReply> {
     const deadline = this.env.clock.monotonicMs() + this.opts.requestTimeoutMs;
-    if (cmd.kind === 'read' && !forwarded && (this.opts.redirect === 'forward' || policy.readonly)
-      && this.leaseReads(policy) && this.host.followerReadable(groupId)) {
+    if (cmd.kind === 'read' && !forwarded && this.followerReads(policy) && this.host.followerReadable(groupId)) {
       // A follower read lease (docs/cluster.md): served from this replica's state machine. With
       // redirect=moved only READONLY connections read on replicas, as in Redis Cluster.
       const outcome = await this.withDeadline(this.runLocal(groupId, cmd, args, 'lease'), deadline);
@@ -164,6 +165,38 @@ export class Router {
   private leaseReads(policy: ReadPolicy): boolean {
     if (policy.consistency === 'default') return this.host.readMode === 'lease';
     return policy.consistency === 'lease';
+  }
+
+  /**
+   * True when this connection's reads may be served on a follower holding a read lease: lease
+   * reads; with redirect=moved only on READONLY connections (as in Redis Cluster); and not while
+   * the node says otherwise (an LRU/LFU maxmemory policy, whose access times live on leaders).
+   */
+  private followerReads(policy: ReadPolicy): boolean {
+    return (this.opts.redirect === 'forward' || policy.readonly) && this.leaseReads(policy)
+      && (this.opts.followerReads?.() ?? true);
+  }
+
+  /**
+   * The fast path of a client's read (docs/decisions.md, "Local GET path"): when route() would
+   * serve it here at once — this node leads the group and its lease holds (or the client reads
+   * STALE) — the read runs now, synchronously, without the promises, deadline and microtask
+   * turns of route(). Undefined: not servable at once, call route(). Same reply as route().
+   */
+  readNow(groupId: GroupId, cmd: KeyedCommand, args: Buffer[], policy: ReadPolicy = DEFAULT_READ_POLICY): Reply | Promise<Reply> | undefined {
+    if (cmd.kind !== 'read') return undefined;
+    if (!this.host.isLeader(groupId)) {
+      if (!this.followerReads(policy) || !this.host.canReadNow(groupId, 'lease')) return undefined;
+    } else {
+      const mode = this.modeOf(policy);
+      if (mode !== 'stale' && !this.host.canReadNow(groupId, mode)) return undefined;
+    }
+    const nowMs = this.env.clock.nowMs();
+    const result = cmd.read(this.readView(groupId, nowMs), args);
+    if (!(result instanceof Promise)) return result;
+    // An asynchronous read keeps route()'s bound on how long the client waits.
+    const deadline = this.env.clock.monotonicMs() + this.opts.requestTimeoutMs;
+    return this.withDeadline(result, deadline).then((r) => r ?? errClusterDownReason(OUTCOME_UNKNOWN));
   }
 
   private modeOf(policy: ReadPolicy): 'lease' | 'readIndex' | 'stale' | undefined {
@@ -254,10 +287,13 @@ export class Router {
     const found = args.length > 0 ? lookup(args[0].toString('latin1').toLowerCase()) : undefined;
     if (!found) return Buffer.from([1]);
     if (!this.host.isLeader(groupId)) return Buffer.from([1]);
-    const reply = await this.route(groupId, found.slot, found.cmd, args, proto, true, { consistency, readonly: false });
+    const policy: ReadPolicy = consistency === 'default' ? DEFAULT_READ_POLICY : { consistency, readonly: false };
+    // A read servable at once is served as route() would, without its promises (readNow).
+    const reply = await ((found.cmd.kind === 'read' ? this.readNow(groupId, found.cmd, args, policy) : undefined)
+      ?? this.route(groupId, found.slot, found.cmd, args, proto, true, policy));
     if (reply.kind === 'raw') return Buffer.concat([Buffer.from([0]), reply.bytes]);
     if (reply === NOT_SERVED_HERE) return Buffer.from([1]);
-    return Buffer.concat([Buffer.from([0]), encodeReply(reply, proto)]);
+    return encodeReplyAfterByte(0, reply, proto);
   }
 
   /** `work`'s result, or null if the deadline passes first (the work itself goes on). */

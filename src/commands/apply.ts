@@ -4,7 +4,7 @@ import { decodeEntryBatch } from '../host/entry-batch.js';
 import { ValueType, type StateMachineStore, type StoredValue } from '../storage/types.js';
 import { errorReply, type Reply } from '../resp/encoder.js';
 import { errUnknownCommand } from '../resp/replies.js';
-import { OverlayKeyspace, type KeyspaceReader, type WriteContext } from './keyspace.js';
+import { OverlayKeyspace, type KeyspaceReader, type ReadContext, type WriteContext } from './keyspace.js';
 import { decodeOp } from './op-codec.js';
 import type { KeyedCommand } from './spec.js';
 import { ExpiryIndex } from './expiry-index.js';
@@ -160,18 +160,12 @@ export class KvStateMachine implements HostStateMachine {
   }
 
   /**
-   * The reader a read command served by this node gets: each key it looks up
-   * counts as an access in this node's LRU/LFU statistics (key-stats.ts).
+   * What a read command served by this node sees: the group's keys, each key it looks up
+   * counting as an access in this node's LRU/LFU statistics (key-stats.ts). One object per
+   * read, its own `ks`, without the closures of reader() (docs/decisions.md, "Local GET path").
    */
-  touchingReader(groupId: GroupId, nowMs: number): KeyspaceReader {
-    const reader = this.reader(groupId);
-    const getRaw = reader.getRaw;
-    reader.getRaw = (key) => {
-      const v = getRaw(key);
-      if (v !== undefined) this.touch(groupId, key, nowMs);
-      return v;
-    };
-    return reader;
+  readView(groupId: GroupId, nowMs: number): ReadContext {
+    return new TouchingReadView(this, this.store, groupId, nowMs);
   }
 
   applied(groupId: GroupId): number {
@@ -262,5 +256,62 @@ export class KvStateMachine implements HostStateMachine {
 
   async sync(): Promise<void> {
     await this.store.flush();
+  }
+}
+
+/**
+ * A read served by this node (KvStateMachine.readView): point lookups go straight to the store
+ * and count as accesses in the LRU/LFU statistics; the rarer whole-key operations use reader().
+ * One allocation per read, methods on the prototype (the per-request cost of a GET).
+ */
+class TouchingReadView implements ReadContext, KeyspaceReader {
+  constructor(
+    private readonly sm: KvStateMachine,
+    private readonly store: StateMachineStore,
+    readonly groupId: GroupId,
+    readonly nowMs: number,
+  ) {}
+
+  get ks(): KeyspaceReader {
+    return this;
+  }
+
+  getRaw(key: Buffer): StoredValue | undefined {
+    const v = this.store.getSync(this.groupId, key);
+    if (v !== undefined) this.sm.touch(this.groupId, key, this.nowMs);
+    return v;
+  }
+
+  getField(key: Buffer, field: Buffer): Buffer | undefined {
+    const v = this.store.getFieldSync(this.groupId, key, field);
+    return v === undefined ? undefined : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+  }
+
+  fields(key: Buffer): Promise<Array<[Buffer, Buffer]>> {
+    return this.sm.reader(this.groupId).fields(key);
+  }
+
+  scan(after: Buffer | undefined, limit: number, inclusive?: boolean): Promise<Array<[Buffer, StoredValue]>> {
+    return this.sm.reader(this.groupId).scan(after, limit, inclusive);
+  }
+
+  keyCount(): number {
+    return this.sm.keyCount(this.groupId);
+  }
+
+  scanHashed(fromHash: number, count: number): Promise<{ rows: Array<[Buffer, StoredValue]>; nextHash: number | undefined }> {
+    return this.sm.reader(this.groupId).scanHashed!(fromHash, count);
+  }
+
+  tombstone(key: Buffer): number | undefined {
+    return this.sm.tombstoneIndex(this.groupId).get(key.toString('latin1'));
+  }
+
+  tombstoneFloor(): number {
+    return this.sm.tombstoneIndex(this.groupId).floor;
+  }
+
+  appliedIndex(): number {
+    return this.store.applied(this.groupId);
   }
 }

@@ -1,7 +1,7 @@
 import { array, bulk, integer, nullBulk, type Reply } from '../resp/encoder.js';
 import type { ClientContext } from '../resp/connection.js';
 import { errCrossSlot, errExecAbortBecause, errGeneric, errNoAuth, errWrongArgs } from '../resp/replies.js';
-import { arityOk, CommandRegistry, getKeyIndexes, lookupCommand, type CommandSpec } from './table.js';
+import { arityOk, CommandRegistry, getKeyIndexes, lookupCommand, singleKeyIndex, type CommandSpec } from './table.js';
 import { COMMAND_DOCS, SUBCOMMAND_SPECS } from './docs.js';
 import { keySlot } from '../cluster/slot.js';
 import type { Placement } from '../cluster/placement.js';
@@ -140,7 +140,8 @@ export class Dispatcher {
       return r.reply;
     }
     const spec = r.command.spec;
-    const top = spec.name.split('|')[0];
+    const bar = spec.name.indexOf('|');
+    const top = bar === -1 ? spec.name : spec.name.slice(0, bar);
     // As Redis authRequired(): while the default user needs no password every client may run
     // commands; otherwise only those that authenticated (AUTH, HELLO AUTH).
     const noAuth = NO_AUTH.has(top) || spec.flags.includes('no_auth');
@@ -219,16 +220,27 @@ export class Dispatcher {
     return h?.kind === 'keyed' ? { cmd: h.cmd, slot: 0 } : undefined;
   };
 
+  /** Runs a command whose keys all hash to `slot`: at once when it is a read servable here (Router.readNow). */
+  private runInSlot(ctx: ClientContext, cmd: KeyedCommand, args: Buffer[], slot: number): Reply | Promise<Reply> {
+    const groupId = this.placement.groupOfSlot(slot);
+    const policy = readPolicyOf(ctx);
+    if (cmd.kind === 'read') {
+      const now = this.router.readNow(groupId, cmd, args, policy);
+      if (now !== undefined) return now;
+    }
+    return this.router.route(groupId, slot, cmd, args, ctx.protocol, false, policy);
+  }
+
   private runKeyed(ctx: ClientContext, cmd: KeyedCommand, spec: CommandSpec, args: Buffer[]): Reply | Promise<Reply> {
     const invalid = cmd.validate?.(args);
     if (invalid) return invalid;
+    const single = singleKeyIndex(spec, args.length);
+    if (single > 0) return this.runInSlot(ctx, cmd, args, keySlot(args[single]));
     const positions = getKeyIndexes(spec, args);
     if (positions.length === 0) return errWrongArgs(spec.name);
     const slots = positions.map((p) => keySlot(args[p]));
     const first = slots[0];
-    if (slots.every((s) => s === first)) {
-      return this.router.route(this.placement.groupOfSlot(first), first, cmd, args, ctx.protocol, false, readPolicyOf(ctx));
-    }
+    if (slots.every((s) => s === first)) return this.runInSlot(ctx, cmd, args, first);
     // With -MOVED on, clients follow Redis Cluster's rule: every key in one slot.
     if (this.router.redirectsMoved || cmd.combine === undefined || positions.some((p, i) => p !== i + 1)) return errCrossSlot();
     // Split `NAME k1 k2 ...` into one command per group, then combine the replies.

@@ -17,7 +17,7 @@ const get: KeyedCommand = {
     const v = lookup(ctx, args[1]);
     if (v === undefined) return nullBulk();
     if (v.type !== ValueType.String) return errWrongType();
-    return bulk(Buffer.from(v.value.buffer, v.value.byteOffset, v.value.byteLength));
+    return bulk(v.value instanceof Buffer ? v.value : Buffer.from(v.value.buffer, v.value.byteOffset, v.value.byteLength));
   },
 };
 

@@ -79,6 +79,17 @@ export function getKeyIndexes(spec: CommandSpec, args: ReadonlyArray<Buffer>): n
   return keys;
 }
 
+/**
+ * The position of a command's only key when getKeyIndexes would return exactly one position
+ * from its fixed key spec (GET k, SET k v...), else -1 (no key, several keys, movable keys).
+ * Allocates nothing: the per-request fast path of single-key commands.
+ */
+export function singleKeyIndex(spec: CommandSpec, argc: number): number {
+  if (spec.keyStart <= 0 || spec.keyStep <= 0 || spec.flags.includes('movablekeys')) return -1;
+  const last = spec.keyStop < 0 ? argc + spec.keyStop : Math.min(spec.keyStop, argc - 1);
+  return spec.keyStart <= last && spec.keyStart + spec.keyStep > last ? spec.keyStart : -1;
+}
+
 /** The keys of a command, as Buffers (see getKeyIndexes). */
 export function getKeys(spec: CommandSpec, args: ReadonlyArray<Buffer>): Buffer[] {
   return getKeyIndexes(spec, args).map((i) => args[i]!);
@@ -190,6 +201,9 @@ function deriveKeySpecs(spec: CommandSpec): KeySpec[] {
   return [{ flags, beginSearch: { type: 'index', index: spec.keyStart }, findKeys: { type: 'range', lastkey, keystep: spec.keyStep, limit: 0 } }];
 }
 
+const NAME_CACHE_SLOTS = 256;
+const NAME_CACHE_LEN_MAX = 32;
+
 /** Outcome of resolving an incoming argv against the registry. */
 export type Resolution<H> =
   | { readonly ok: true; readonly command: RegisteredCommand<H> }
@@ -198,9 +212,15 @@ export type Resolution<H> =
 /** The commands a node serves: handler, docs and metadata for each. */
 export class CommandRegistry<H> {
   private readonly commands = new Map<string, RegisteredCommand<H>>();
+  /**
+   * Top-level commands by the bytes of their name, direct-mapped: resolve() finds a command
+   * sent in any case without converting its name to a (lowercase) string per request.
+   */
+  private readonly byBytes: Array<{ name: Buffer; command: RegisteredCommand<H> } | undefined> = new Array(NAME_CACHE_SLOTS);
 
   /** Registers a command or (with `container|sub`) a subcommand of an already registered container. */
   register(reg: CommandRegistration<H>): void {
+    this.byBytes.fill(undefined);
     const fullName = reg.name.toLowerCase();
     const [container, sub] = fullName.split('|') as [string, string | undefined];
     const base = lookupCommand(fullName);
@@ -254,8 +274,29 @@ export class CommandRegistry<H> {
    * command, unknown subcommand (for containers with registered subcommands), or wrong arity
    * errors come back as the exact Redis reply.
    */
+  /** The top-level command named `name` (any case), through the byBytes cache. */
+  private top(name: Buffer): RegisteredCommand<H> | undefined {
+    const len = name.length;
+    if (len === 0 || len > NAME_CACHE_LEN_MAX) return this.commands.get(lower(name));
+    const slot = (len * 31 + (name[0]! | 0x20) * 7 + (name[len - 1]! | 0x20)) & (NAME_CACHE_SLOTS - 1);
+    const hit = this.byBytes[slot];
+    if (hit !== undefined && hit.name.length === len) {
+      const want = hit.name;
+      let i = 0;
+      for (; i < len; i++) {
+        let c = name[i]!;
+        if (c >= 0x41 && c <= 0x5a) c |= 0x20; // ASCII A-Z only: command names are ASCII
+        if (c !== want[i]) break;
+      }
+      if (i === len) return hit.command;
+    }
+    const command = this.commands.get(lower(name));
+    if (command !== undefined) this.byBytes[slot] = { name: Buffer.from(command.spec.name, 'latin1'), command };
+    return command;
+  }
+
   resolve(args: ReadonlyArray<Buffer>): Resolution<H> {
-    const command = this.commands.get(lower(args[0]!));
+    const command = this.top(args[0]!);
     if (command === undefined) return { ok: false, reply: errUnknownCommand(args) };
     if (command.subcommands.size > 0 && args.length >= 2) {
       const sub = command.subcommands.get(lower(args[1]!));

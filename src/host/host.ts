@@ -310,6 +310,23 @@ export class Host {
     return rt.node.followerReadIndex() >= 0;
   }
 
+  /**
+   * True when `read(groupId, mode)` would resolve `ok` at once (a lease read on the leader
+   * with a valid lease and everything committed applied): the caller may then read the local
+   * state machine synchronously, without a promise per request. False means: use read().
+   */
+  canReadNow(groupId: GroupId, mode: 'lease' | 'readIndex' = this.opts.readMode): boolean {
+    if (mode !== 'lease' || this.stopped) return false;
+    const rt = this.groups.get(groupId);
+    if (rt === undefined) return false;
+    // As read(): count the ticks owed first, or an expired lease would look valid.
+    this.catchUpTicks();
+    if (rt.role === Role.Leader) return this.leaseReadable(rt);
+    // A follower read lease, with everything in our log applied.
+    const index = rt.node.followerReadIndex();
+    return index >= 0 && this.sm.applied(groupId) >= index;
+  }
+
   /** True when a lease read may be served at once: valid lease and everything committed is applied. */
   private leaseReadable(rt: GroupRuntime): boolean {
     const index = rt.node.leaseReadIndex();

@@ -102,6 +102,24 @@ function isQuit(name: Buffer): boolean {
     && (name[2]! | 0x20) === QUIT[2] && (name[3]! | 0x20) === QUIT[3];
 }
 
+/**
+ * A connection's decoder limits, read through to the server's on every use. A class rather than
+ * an object literal with getters and a spread, whose shapes made every read of a limit in the
+ * decoder's per-request path an inline-cache miss.
+ */
+class ConnectionLimits implements DecoderLimits {
+  readonly authRequired: (() => boolean) | undefined;
+  constructor(private readonly base: DecoderLimits, ctx: ClientContext, authRequired: ((ctx: ClientContext) => boolean) | undefined) {
+    this.authRequired = authRequired ? () => authRequired(ctx) : undefined;
+  }
+  get protoMaxBulkLen(): number {
+    return this.base.protoMaxBulkLen;
+  }
+  get queryBufferLimitBytes(): number {
+    return this.base.queryBufferLimitBytes;
+  }
+}
+
 /** One client connection; see the file comment. */
 export class Connection implements ClientContext {
   readonly id: number;
@@ -144,13 +162,7 @@ export class Connection implements ClientContext {
     this.createdAtMs = this.nowMs();
     this.lastInteractionMs = this.createdAtMs;
     // Limits are read through on every use, so CONFIG SET of them applies to connected clients.
-    const base = opts.decoderLimits ?? DEFAULT_DECODER_LIMITS;
-    const authRequired = opts.authRequired;
-    this.decoder = createRequestDecoder({
-      get protoMaxBulkLen() { return base.protoMaxBulkLen; },
-      get queryBufferLimitBytes() { return base.queryBufferLimitBytes; },
-      ...(authRequired ? { authRequired: () => authRequired(this) } : {}),
-    });
+    this.decoder = createRequestDecoder(new ConnectionLimits(opts.decoderLimits ?? DEFAULT_DECODER_LIMITS, this, opts.authRequired));
     this.pendingRepliesMax = opts.pendingRepliesMax ?? 4096;
     this.outputBytesHighWater = opts.outputBytesHighWater ?? 4 * 1024 * 1024;
     this.addr = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
@@ -231,8 +243,9 @@ export class Connection implements ClientContext {
 
   private onData(chunk: Buffer): void {
     if (this.closing || this.isClosed) return;
-    if (chunk.length > 0) this.lastInteractionMs = this.nowMs();
-    const err = this.decoder.feed(chunk, (args) => this.dispatchAndCheck(args));
+    const now = chunk.length > 0 ? this.nowMs() : -1;
+    if (now >= 0) this.lastInteractionMs = now;
+    const err = this.decoder.feed(chunk, this.onCommand);
     if (err !== null) {
       if (err.kind === 'protocol') {
         this.log.debug({ message: err.message }, 'protocol error');
@@ -244,13 +257,16 @@ export class Connection implements ClientContext {
         return;
       }
     }
-    this.flush();
+    this.flush(now);
   }
 
   private enqueue(reply: Reply): void {
     this.queue.push({ reply, proto: this.protocol });
     if (reply.kind === 'bulk' && reply.value !== null) this.unflushedBytesEstimate += reply.value.length;
   }
+
+  /** One closure per connection, not one per chunk. */
+  private readonly onCommand = (args: Buffer[]): boolean => this.dispatchAndCheck(args);
 
   /**
    * Dispatches one command; returns false to stop decoding the rest of the chunk when the client is
@@ -306,8 +322,11 @@ export class Connection implements ClientContext {
     this.scheduleFlush();
   }
 
-  /** Encodes every ready reply at the head of the queue into one write. */
-  private flush(): void {
+  /**
+   * Encodes every ready reply at the head of the queue into one write. `nowMs`: the time when
+   * the caller read it in this same turn (onData), else -1 to read the clock.
+   */
+  private flush(nowMs = -1): void {
     if (this.isClosed || this.socket.destroyed) return;
     const queue = this.queue;
     let i = this.head;
@@ -331,7 +350,7 @@ export class Connection implements ClientContext {
       }
       if (!this.socket.write(this.out.take())) this.waitingDrain = true;
       this.unflushedBytesEstimate = 0;
-      this.lastInteractionMs = this.nowMs();
+      this.lastInteractionMs = nowMs >= 0 ? nowMs : this.nowMs();
       if (this.outputLimitExceeded()) return;
     }
     if (this.closing && this.head === this.queue.length) {
@@ -353,7 +372,14 @@ export class Connection implements ClientContext {
   private outputLimitExceeded(): boolean {
     if (this.isClosed || this.socket.destroyed) return false;
     if (!this.opts.outputLimit) return false;
-    const r = outputLimitReached(this.socket.writableLength, this.opts.outputLimit(), this.softLimitSinceMs, this.nowMs());
+    const limit = this.opts.outputLimit();
+    const used = this.socket.writableLength;
+    // Under both limits (the common case): what outputLimitReached answers, without a clock read.
+    if ((limit.hardBytes <= 0 || used < limit.hardBytes) && (limit.softBytes <= 0 || used < limit.softBytes)) {
+      this.softLimitSinceMs = -1;
+      return false;
+    }
+    const r = outputLimitReached(used, limit, this.softLimitSinceMs, this.nowMs());
     this.softLimitSinceMs = r.softSinceMs;
     if (!r.close) return false;
     this.log.warn({ outputBytes: this.socket.writableLength }, 'client closed for overcoming of output buffer limits');

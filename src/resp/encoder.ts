@@ -92,7 +92,8 @@ class Writer {
     const need = this.len + extra;
     if (need <= this.buf.length) return;
     const used = this.len - this.start;
-    let size = Math.max(SLAB_BYTES, this.buf.length);
+    // A small one-shot writer (encodeReplies) doubles; a slab writer grows by slabs.
+    let size = this.buf.length < SLAB_BYTES ? Math.max(64, this.buf.length * 2) : this.buf.length;
     while (size < used + extra) size *= 2;
     const next = Buffer.allocUnsafe(size);
     this.buf.copy(next, 0, this.start, this.len);
@@ -146,6 +147,10 @@ class Writer {
   /** Bytes written since the last take(). */
   get pending(): number {
     return this.len - this.start;
+  }
+  /** Hands out the bytes written, for a writer used once (no fresh slab is allocated after). */
+  takeOnce(): Buffer {
+    return this.buf.subarray(this.start, this.len);
   }
   /** Hands out the bytes written since the last take(). */
   take(): Buffer {
@@ -254,7 +259,15 @@ export class ReplyBuffer {
 export function encodeReplies(replies: readonly Reply[], proto: ProtocolVersion): Buffer {
   const w = new Writer(replies.length * 32 + 64);
   for (const r of replies) writeReply(w, r, proto);
-  return w.take();
+  return w.takeOnce();
+}
+
+/** One byte `status`, then the encoding of `reply`, in one Buffer (a forwarded request's answer). */
+export function encodeReplyAfterByte(status: number, reply: Reply, proto: ProtocolVersion): Buffer {
+  const w = new Writer(256);
+  w.buf[w.len++] = status;
+  writeReply(w, reply, proto);
+  return w.takeOnce();
 }
 
 /** Encodes one reply. */

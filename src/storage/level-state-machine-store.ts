@@ -120,6 +120,14 @@ export interface LevelStateMachineStoreOptions {
  * by group and key; insertion order is eviction order, and a write moves the key
  * to the end (least recently written goes first).
  */
+const GROUP_PREFIXES: string[] = [];
+
+/** `${groupId}|`, kept for the small group ids so that a lookup does not format the number. */
+function groupPrefix(groupId: GroupId): string {
+  if (groupId >= 4096) return `${groupId}|`;
+  return GROUP_PREFIXES[groupId] ??= `${groupId}|`;
+}
+
 class RecordCache {
   private readonly map = new Map<string, { value: StoredValue | null; bytes: number }>();
   private bytes = 0;
@@ -136,8 +144,8 @@ class RecordCache {
   }
 
   static id(groupId: GroupId, key: Uint8Array): string {
-    const k = Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1');
-    return `${groupId}|${k}`;
+    const b = key instanceof Buffer ? key : Buffer.from(key.buffer, key.byteOffset, key.byteLength);
+    return groupPrefix(groupId) + b.toString('latin1');
   }
 
   get(id: string): StoredValue | null | undefined {
