@@ -232,10 +232,7 @@ export async function createNode(env: Env, config: NodeConfig, options: NodeOpti
     admitWrite: evictor.admit,
     // LRU/LFU eviction ranks keys by the accesses their leader saw: with such a policy in force,
     // reads stay on leaders so that hot keys read through any node are not evicted as cold.
-    followerReads: () => {
-      const policy = maxmemory.policy();
-      return maxmemory.maxmemoryBytes() === 0 || !(policy.endsWith('-lru') || policy.endsWith('-lfu'));
-    },
+    followerReads: () => maxmemory.maxmemoryBytes() === 0 || !/-l[rf]u$/.test(maxmemory.policy()),
   }, host, placement, transport, (groupId, nowMs) => sm.readView(groupId, nowMs));
 
   const startedAtMs = env.clock.nowMs();

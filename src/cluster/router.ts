@@ -289,7 +289,7 @@ export class Router {
     if (!this.host.isLeader(groupId)) return Buffer.from([1]);
     const policy: ReadPolicy = consistency === 'default' ? DEFAULT_READ_POLICY : { consistency, readonly: false };
     // A read servable at once is served as route() would, without its promises (readNow).
-    const reply = await ((found.cmd.kind === 'read' ? this.readNow(groupId, found.cmd, args, policy) : undefined)
+    const reply = await (this.readNow(groupId, found.cmd, args, policy)
       ?? this.route(groupId, found.slot, found.cmd, args, proto, true, policy));
     if (reply.kind === 'raw') return Buffer.concat([Buffer.from([0]), reply.bytes]);
     if (reply === NOT_SERVED_HERE) return Buffer.from([1]);

@@ -271,17 +271,12 @@ export class Host {
     const rt = this.groups.get(groupId);
     if (!rt) return Promise.resolve({ kind: 'noGroup' });
     if (this.stopped) return Promise.resolve({ kind: 'stopped' });
-    // After a pause the I/O that woke the process runs before the late tick timer: count the
-    // ticks owed first, or an expired lease would look valid (see tickAll).
-    if (mode === 'lease') this.catchUpTicks();
-    if (mode === 'lease' && rt.role === Role.Leader && this.leaseReadable(rt)) {
-      return Promise.resolve({ kind: 'ok', value: undefined });
-    }
+    // A lease that holds with everything applied (canReadNow counts the owed ticks first).
+    if (this.canReadNow(groupId, mode)) return Promise.resolve({ kind: 'ok', value: undefined });
     if (mode === 'lease' && rt.role !== Role.Leader) {
       // A follower read lease: served here once everything in our log at arrival is applied.
       const index = rt.node.followerReadIndex();
       if (index >= 0) {
-        if (this.sm.applied(groupId) >= index) return Promise.resolve({ kind: 'ok', value: undefined });
         return new Promise((resolve) => {
           rt.readsWaitingApply.push({ resolve, index });
           this.kick();
@@ -319,7 +314,8 @@ export class Host {
     if (mode !== 'lease' || this.stopped) return false;
     const rt = this.groups.get(groupId);
     if (rt === undefined) return false;
-    // As read(): count the ticks owed first, or an expired lease would look valid.
+    // After a pause the I/O that woke the process runs before the late tick timer: count the
+    // ticks owed first, or an expired lease would look valid (see tickAll).
     this.catchUpTicks();
     if (rt.role === Role.Leader) return this.leaseReadable(rt);
     // A follower read lease, with everything in our log applied.
