@@ -172,6 +172,20 @@ export class KvStateMachine implements HostStateMachine {
     return this.store.applied(groupId);
   }
 
+  private lastName: Buffer = Buffer.alloc(0);
+  private lastCommand: KeyedCommand | undefined;
+
+  /** The command an op names; the last one is remembered by its exact bytes (a run of SETs). */
+  private command(name: Buffer): KeyedCommand | undefined {
+    if (name.length === this.lastName.length && name.equals(this.lastName) && this.lastCommand !== undefined) return this.lastCommand;
+    const cmd = this.commands.get(name.toString('latin1').toLowerCase());
+    if (cmd !== undefined) {
+      this.lastName = Buffer.from(name);
+      this.lastCommand = cmd;
+    }
+    return cmd;
+  }
+
   async apply(work: ApplyWork[]): Promise<Map<GroupId, unknown[][]>> {
     const batch = this.store.batch();
     const results = new Map<GroupId, unknown[][]>();
@@ -182,17 +196,15 @@ export class KvStateMachine implements HostStateMachine {
       const stats = this.keyStats(groupId);
       let stampMs = 0;
       const ks = new OverlayKeyspace(this.reader(groupId), {
-        put: (key, value: StoredValue, existed) => {
+        put: (key, value: StoredValue, existed, k) => {
           if (!existed) count++;
-          const k = key.toString('latin1');
           idx.set(k, value.expireAtMs);
           stats.put(k, key.length, value.value.length, value.expireAtMs, stampMs, !existed);
-          tombs.drop(batch, groupId, key);
+          tombs.drop(batch, groupId, key, k);
           batch.put(groupId, key, value, existed);
         },
-        del: (key, existed, tombstone) => {
+        del: (key, existed, tombstone, k) => {
           if (existed) count--;
-          const k = key.toString('latin1');
           idx.delete(k);
           stats.del(k);
           batch.del(groupId, key);
@@ -219,7 +231,7 @@ export class KvStateMachine implements HostStateMachine {
         const replies: Reply[] = [];
         for (const op of ops) {
           const args = decodeOp(op);
-          const cmd = this.commands.get(args[0].toString('latin1').toLowerCase());
+          const cmd = this.command(args[0]);
           const r = applyCommand(cmd, { ks, nowMs: timeMs, revision: e.index, counters: this.counters }, args);
           // Most commands are synchronous; only those that list fields or keys wait on storage.
           replies.push(r instanceof Promise ? await r : r);

@@ -128,10 +128,13 @@ interface FieldOverlay {
 
 /** Callbacks an overlay reports every change to (they build the storage batch). */
 export interface OverlaySink {
-  /** `existed`: whether the key was stored (live or expired) before this write. */
-  put(key: Buffer, value: StoredValue, existed: boolean): void;
+  /**
+   * `existed`: whether the key was stored (live or expired) before this write.
+   * `id`: the key's bytes as a latin1 string (computed once per key, for the caller's maps).
+   */
+  put(key: Buffer, value: StoredValue, existed: boolean, id: string): void;
   /** `tombstone`: the revision of the deletion when the key existed (see tombstones.ts). */
-  del(key: Buffer, existed: boolean, tombstone: number | undefined): void;
+  del(key: Buffer, existed: boolean, tombstone: number | undefined, id: string): void;
   /** `old`: the field's value before this write, if it had one. */
   putField(key: Buffer, field: Buffer, value: Buffer, old: Buffer | undefined): void;
   delField(key: Buffer, field: Buffer, old: Buffer | undefined): void;
@@ -146,6 +149,8 @@ export class OverlayKeyspace implements KeyspaceWriter {
   private readonly fieldPending = new Map<string, FieldOverlay>();
   private revision = 0;
   private nowMs = 0;
+  private lastKey: Buffer | null = null;
+  private lastId = '';
 
   constructor(private readonly base: KeyspaceReader, private readonly sink: OverlaySink) {}
 
@@ -163,29 +168,48 @@ export class OverlayKeyspace implements KeyspaceWriter {
     return this.base.tombstoneFloor?.() ?? 0;
   }
 
+  /**
+   * The key's id, remembered for the last key object: a command looks up and then writes
+   * the same argument, and each step would otherwise convert its bytes again (the SET path).
+   * Argument buffers are views into an immutable entry, so the same object has the same bytes.
+   */
+  private idOf(key: Buffer): string {
+    if (key !== this.lastKey) {
+      this.lastId = id(key);
+      this.lastKey = key;
+    }
+    return this.lastId;
+  }
+
   getRaw(key: Buffer): StoredValue | undefined {
-    const k = id(key);
-    if (this.pending.has(k)) return this.pending.get(k) ?? undefined;
+    if (this.pending.size > 0) {
+      const v = this.pending.get(this.idOf(key));
+      if (v !== undefined) return v ?? undefined;
+    }
     return this.base.getRaw(key);
   }
 
   put(key: Buffer, value: StoredValue): void {
     const old = this.getRaw(key);
+    let existed = old !== undefined;
     // A hash replaced by another type leaves no fields behind.
-    if (old !== undefined && old.type === ValueType.Hash && value.type !== ValueType.Hash) this.del(key);
-    const existed = this.getRaw(key) !== undefined;
-    this.pending.set(id(key), value);
-    this.sink.put(key, value, existed);
+    if (existed && old!.type === ValueType.Hash && value.type !== ValueType.Hash) {
+      this.del(key);
+      existed = false;
+    }
+    const k = this.idOf(key);
+    this.pending.set(k, value);
+    this.sink.put(key, value, existed, k);
   }
 
   del(key: Buffer): void {
     const raw = this.getRaw(key);
-    const k = id(key);
+    const k = this.idOf(key);
     this.pending.set(k, null);
     this.fieldPending.set(k, { cleared: true, fields: new Map() });
     // A key already expired was deleted at its expiry instant: its last change is its own revision.
     const expired = raw !== undefined && raw.expireAtMs !== 0 && raw.expireAtMs <= this.nowMs;
-    this.sink.del(key, raw !== undefined, raw === undefined ? undefined : expired ? raw.revision : this.revision);
+    this.sink.del(key, raw !== undefined, raw === undefined ? undefined : expired ? raw.revision : this.revision, k);
   }
 
   private fieldOverlay(key: Buffer): FieldOverlay {

@@ -104,7 +104,8 @@ const set: KeyedCommand = {
       // An expiry already in the past deletes the key, as Redis does.
       ctx.ks.del(key);
     } else {
-      ctx.ks.put(key, { type: ValueType.String, value: Buffer.from(args[2]), expireAtMs, revision: ctx.revision });
+      // The store copies the value when it stages the write (a view into the entry until then).
+      ctx.ks.put(key, { type: ValueType.String, value: args[2], expireAtMs, revision: ctx.revision });
     }
     return previous ?? ok();
   },

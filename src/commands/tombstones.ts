@@ -47,8 +47,8 @@ export class TombstoneIndex {
   }
 
   /** Forgets the tombstone of a key written again. */
-  drop(batch: StateMachineBatch, groupId: GroupId, key: Buffer): void {
-    if (this.revs.delete(key.toString('latin1'))) batch.delTombstone(groupId, key);
+  drop(batch: StateMachineBatch, groupId: GroupId, key: Buffer, id = key.toString('latin1')): void {
+    if (this.revs.size > 0 && this.revs.delete(id)) batch.delTombstone(groupId, key);
   }
 
   /** Prunes the oldest tombstones when over the bound; call after every entry (deterministic). */

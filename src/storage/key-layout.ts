@@ -82,6 +82,15 @@ export function prefixEnd(prefix: Buffer): Buffer {
   throw new Error('prefixEnd: prefix of 0xff bytes only');
 }
 
+/** `prefix | kind | key` in one allocation (a main record's or a tombstone's LevelDB key). */
+export function dataKey(prefix: Buffer, kind: number, key: Uint8Array): Buffer {
+  const b = Buffer.allocUnsafe(prefix.length + 1 + key.length);
+  prefix.copy(b, 0);
+  b[prefix.length] = kind;
+  b.set(key, prefix.length + 1);
+  return b;
+}
+
 export function mainSuffix(key: Uint8Array): Buffer {
   const b = Buffer.allocUnsafe(1 + key.length);
   b[0] = KIND_MAIN;
@@ -153,7 +162,7 @@ export function parseSuffix(s: Buffer): ParsedSuffix {
   throw new Error('state machine: malformed key suffix');
 }
 
-const VALUE_HEADER_BYTES = 15;
+export const VALUE_HEADER_BYTES = 15;
 
 /** type u8 | expireAtMs f64be | revision u48be | value. */
 export function encodeValue(v: StoredValue): Buffer {

@@ -10,9 +10,9 @@ import { ValueType } from './types.js';
 import { LevelEngine, type EngineOp } from './level-engine.js';
 import type { TimerHandle, Timers } from '../env/env.js';
 import {
-  dataPrefix, decodeMeta, decodeRevision, decodeValue, encodeMeta, encodeRevision, encodeValue, fieldSuffix, FLOOR_SUFFIX,
-  garbageKey, KIND_FIELD, KIND_SCAN, mainSuffix, metaKey, parseSuffix, prefixEnd, scanHash, scanSuffix, TAG_DATA, TAG_FLUSH, TAG_GARBAGE, TAG_META,
-  tombSuffix, type GroupMeta,
+  dataKey, dataPrefix, decodeMeta, decodeRevision, decodeValue, encodeMeta, encodeRevision, encodeValue, fieldSuffix, FLOOR_SUFFIX,
+  garbageKey, KIND_FIELD, KIND_MAIN, KIND_SCAN, mainSuffix, metaKey, parseSuffix, prefixEnd, scanHash, scanSuffix, TAG_DATA, TAG_FLUSH, TAG_GARBAGE, TAG_META,
+  tombSuffix, VALUE_HEADER_BYTES, type GroupMeta,
 } from './key-layout.js';
 import { decodeSnapshotStream, encodeSnapshotStream } from './snapshot-stream.js';
 import { assert } from './assert.js';
@@ -24,7 +24,8 @@ const EMPTY = Buffer.alloc(0);
 const INSTALL_BATCH_BYTES = 1024 * 1024;
 
 type BatchOp =
-  | { op: 'put'; groupId: GroupId; key: Uint8Array; value: StoredValue; existed: boolean }
+  // `stored`: the record as the cache keeps it, a view into its encoded LevelDB value (set by engineOps).
+  | { op: 'put'; groupId: GroupId; key: Uint8Array; value: StoredValue; existed: boolean; stored: StoredValue | undefined }
   | { op: 'del'; groupId: GroupId; key: Uint8Array }
   | { op: 'putField'; groupId: GroupId; key: Uint8Array; field: Uint8Array; value: Uint8Array }
   | { op: 'delField'; groupId: GroupId; key: Uint8Array; field: Uint8Array }
@@ -40,7 +41,7 @@ class LevelBatch implements StateMachineBatch {
     return this.ops.length;
   }
   put(groupId: GroupId, key: Uint8Array, value: StoredValue, existed = false): this {
-    this.ops.push({ op: 'put', groupId, key, value, existed });
+    this.ops.push({ op: 'put', groupId, key, value, existed, stored: undefined });
     return this;
   }
   del(groupId: GroupId, key: Uint8Array): this {
@@ -115,10 +116,13 @@ export interface LevelStateMachineStoreOptions {
 }
 
 /**
- * A bounded cache of key records (type, value, expiry, revision), or null for a
- * key known to be absent, in front of LevelDB's point reads. Entries are keyed
- * by group and key; insertion order is eviction order, and a write moves the key
- * to the end (least recently written goes first).
+ * The key records reads are answered from before LevelDB: those staged and not yet
+ * written (dirty: `seq` above the last written batch), and a bounded cache of
+ * records as LevelDB holds them (clean), null for a key known to be absent. One map
+ * for both, so a read or a staged write is one lookup (decisions.md, "Write-back
+ * state machine"). Entries are keyed by group and key; insertion order is eviction
+ * order, and a write moves the key to the end (least recently written goes first).
+ * Only clean records are evicted; dirty ones stay until their batch is written.
  */
 const GROUP_PREFIXES: string[] = [];
 
@@ -128,12 +132,22 @@ function groupPrefix(groupId: GroupId): string {
   return GROUP_PREFIXES[groupId] ??= `${groupId}|`;
 }
 
+interface CachedRecord {
+  value: StoredValue | null;
+  bytes: number;
+  /** The staged batch that wrote it (dirty while above the last written batch), 0 if read from LevelDB. */
+  seq: number;
+}
+
+/** Eviction frees this much below the bound at once, so that it does not run on every write. */
+const CACHE_EVICT_SLACK = 1 / 64;
+
 class RecordCache {
-  private readonly map = new Map<string, { value: StoredValue | null; bytes: number }>();
+  private readonly map = new Map<string, CachedRecord>();
   private bytes = 0;
 
   /**
-   * Whether the cache ever forgot a record it held (eviction) or cannot hold any:
+   * Whether the cache ever forgot a clean record it held (eviction) or cannot hold any:
    * until then it holds every record written since open, so for a group that was
    * empty at open a miss means the key is absent (see `LevelStateMachineStore.getSync`).
    */
@@ -148,30 +162,49 @@ class RecordCache {
     return groupPrefix(groupId) + b.toString('latin1');
   }
 
-  get(id: string): StoredValue | null | undefined {
-    return this.map.get(id)?.value;
+  get(id: string): CachedRecord | undefined {
+    return this.map.get(id);
   }
 
-  set(id: string, value: StoredValue | null): void {
+  private static bytesOf(id: string, value: StoredValue | null): number {
+    return id.length + (value?.value.byteLength ?? 0) + CACHE_ENTRY_OVERHEAD_BYTES;
+  }
+
+  /** A record read from LevelDB (the key was not in the map). */
+  fill(id: string, value: StoredValue | null, writtenSeq: number): void {
     if (this.bytesMax <= 0) return;
+    const bytes = RecordCache.bytesOf(id, value);
+    this.map.set(id, { value, bytes, seq: 0 });
+    this.bytes += bytes;
+    if (this.bytes > this.bytesMax) this.evict(writtenSeq);
+  }
+
+  /** A record staged by batch `seq`: read from here until that batch is written, and cached after. */
+  stage(id: string, value: StoredValue | null, seq: number): void {
     const old = this.map.get(id);
     if (old !== undefined) {
       this.map.delete(id);
       this.bytes -= old.bytes;
     }
-    const bytes = id.length + (value?.value.byteLength ?? 0) + CACHE_ENTRY_OVERHEAD_BYTES;
-    this.map.set(id, { value, bytes });
+    const bytes = RecordCache.bytesOf(id, value);
+    this.map.set(id, { value, bytes, seq });
     this.bytes += bytes;
+  }
+
+  /** Forgets clean records, oldest written first, until the bound (less some slack) is met. */
+  evict(writtenSeq: number): void {
     if (this.bytes <= this.bytesMax) return;
-    this.lossy = true;
+    const target = this.bytesMax - Math.floor(this.bytesMax * CACHE_EVICT_SLACK);
     for (const [k, e] of this.map) {
-      if (this.bytes <= this.bytesMax) break;
+      if (this.bytes <= target) break;
+      if (e.seq > writtenSeq) continue;
       this.map.delete(k);
       this.bytes -= e.bytes;
+      this.lossy = true;
     }
   }
 
-  /** Forgets every key of a group (its generation changed or it was deleted). */
+  /** Forgets every key of a group (its generation changed or it was deleted); nothing of it may be dirty. */
   dropGroup(groupId: GroupId): void {
     const prefix = `${groupId}|`;
     for (const [k, e] of this.map) {
@@ -222,14 +255,11 @@ export class LevelStateMachineStore implements StateMachineStore {
 
   // Write-back (docs/storage.md, "Write-back"): a committed batch is staged in memory
   // (these maps answer reads) and written to LevelDB later, coalesced with other batches.
-  /** Key records staged and not yet written, by RecordCache.id. */
-  private readonly dirty = new Map<string, Dirty<StoredValue>>();
   /** Hash fields staged and not yet written, by the LevelDB key's bytesId. */
   private readonly dirtyFields = new Map<string, Dirty<Buffer>>();
   /** LevelDB operations of the staged batches, in order, not yet handed to LevelDB. */
   private pendingOps: EngineOp[] = [];
-  /** Record ids (RecordCache.id) and field ids the pending operations touch. */
-  private pendingIds: string[] = [];
+  /** Field ids the pending operations touch. */
   private pendingFieldIds: string[] = [];
   /** Groups whose meta record (generation, applied) the next write must carry. */
   private pendingMetaGroups = new Set<GroupId>();
@@ -299,19 +329,33 @@ export class LevelStateMachineStore implements StateMachineStore {
     return [...this.metas.keys()].sort((a, b) => a - b);
   }
 
-  getSync(groupId: GroupId, key: Uint8Array): StoredValue | undefined {
-    const id = RecordCache.id(groupId, key);
-    if (this.dirty.size > 0) {
-      const d = this.dirty.get(id);
-      if (d !== undefined) return d.value ?? undefined;
+  private idKey: Uint8Array | null = null;
+  private idGroup = -1;
+  private idString = '';
+
+  /**
+   * RecordCache.id of a key, remembered for the last key object: applying a write looks the
+   * same argument up more than once and then stages it (argument buffers are views into an
+   * immutable entry, so the same object has the same bytes while it is applied).
+   */
+  private recordId(groupId: GroupId, key: Uint8Array): string {
+    if (key !== this.idKey || groupId !== this.idGroup) {
+      this.idString = RecordCache.id(groupId, key);
+      this.idKey = key;
+      this.idGroup = groupId;
     }
+    return this.idString;
+  }
+
+  getSync(groupId: GroupId, key: Uint8Array): StoredValue | undefined {
+    const id = this.recordId(groupId, key);
     const cached = this.cache.get(id);
-    if (cached !== undefined) return cached ?? undefined;
+    if (cached !== undefined) return cached.value ?? undefined;
     if (!this.cache.lossy && !this.uncached.has(groupId)) return undefined;
-    // Not dirty, so LevelDB (even with a write in flight) holds the key's latest record.
-    const raw = this.engine.getSync(concat(this.prefix(groupId), mainSuffix(key)));
+    // Not staged, so LevelDB (even with a write in flight) holds the key's latest record.
+    const raw = this.engine.getSync(dataKey(this.prefix(groupId), KIND_MAIN, key));
     const value = raw === undefined ? undefined : decodeValue(raw);
-    this.cache.set(id, value ?? null);
+    this.cache.fill(id, value ?? null, this.writtenSeq);
     return value;
   }
 
@@ -450,11 +494,14 @@ export class LevelStateMachineStore implements StateMachineStore {
         prefix = dataPrefix(groupId, this.metas.get(groupId)?.generation ?? 0);
       }
       switch (o.op) {
-        case 'put':
-          ops.push({ type: 'put', key: concat(prefix, mainSuffix(o.key)), value: encodeValue(o.value) });
+        case 'put': {
+          const value = encodeValue(o.value);
+          o.stored = { type: o.value.type, value: value.subarray(VALUE_HEADER_BYTES), expireAtMs: o.value.expireAtMs, revision: o.value.revision };
+          ops.push({ type: 'put', key: dataKey(prefix, KIND_MAIN, o.key), value });
           // The scan index entry of a new key (or when unsure: rewriting it is harmless).
           if (!o.existed) ops.push({ type: 'put', key: concat(prefix, scanSuffix(scanHash(o.key), o.key)), value: EMPTY });
           break;
+        }
         case 'del': {
           ops.push({ type: 'del', key: concat(prefix, mainSuffix(o.key)) });
           ops.push({ type: 'del', key: concat(prefix, scanSuffix(scanHash(o.key), o.key)) });
@@ -506,12 +553,11 @@ export class LevelStateMachineStore implements StateMachineStore {
       this.pendingFieldIds.push(id);
     }
     // In batch order, so the last write of a key wins, as in LevelDB.
+    let lastGroup = -1;
     for (const o of batchOps) {
-      this.pendingMetaGroups.add(o.groupId);
+      if (o.groupId !== lastGroup) this.pendingMetaGroups.add((lastGroup = o.groupId));
       if (o.op === 'put' || o.op === 'del') {
-        const id = RecordCache.id(o.groupId, o.key);
-        this.dirty.set(id, { value: o.op === 'put' ? copyValue(o.value) : null, seq });
-        this.pendingIds.push(id);
+        this.cache.stage(this.recordId(o.groupId, o.key), o.op === 'put' ? (o.stored ?? copyValue(o.value)) : null, seq);
       } else if (o.op === 'applied') {
         const m = this.metas.get(o.groupId);
         if (m) m.applied = o.index;
@@ -558,23 +604,16 @@ export class LevelStateMachineStore implements StateMachineStore {
       const m = this.metas.get(g);
       if (m) ops.push({ type: 'put', key: metaKey(g), value: encodeMeta(m) });
     }
-    const ids = this.pendingIds;
     const fieldIds = this.pendingFieldIds;
     const seq = this.stagedSeq;
     this.pendingOps = [];
-    this.pendingIds = [];
     this.pendingFieldIds = [];
     this.pendingMetaGroups = new Set();
     this.writeStats.engineWrites++;
     const done = this.engine.write(ops).then(() => {
       this.writtenSeq = seq;
-      // LevelDB now holds these records: the cache takes over unless a later batch staged the key again.
-      for (const id of ids) {
-        const d = this.dirty.get(id);
-        if (d === undefined || d.seq > seq) continue;
-        this.dirty.delete(id);
-        this.cache.set(id, d.value);
-      }
+      // LevelDB now holds these records: they are clean (cached) unless a later batch staged them again.
+      this.cache.evict(seq);
       for (const id of fieldIds) {
         const d = this.dirtyFields.get(id);
         if (d !== undefined && d.seq <= seq) this.dirtyFields.delete(id);

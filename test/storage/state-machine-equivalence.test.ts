@@ -182,13 +182,15 @@ for (const [seed, cacheBytesMax] of CASES) {
 
 // Write-back: batches stay staged (timers fire only now and then), so most reads, snapshots
 // and reopens meet staged batches; a write in flight is met too (fired without awaiting).
-for (const seed of [21, 22, 23]) {
-  test(`LevelDB with write-back and memory state-machine stores agree while batches are staged (seed ${seed})`, async () => {
+// A small cache (600 bytes) evicts clean records while others are staged; 0 holds staged ones only.
+const WRITE_BACK_CASES: Array<[number, number | undefined]> = [[21, undefined], [22, undefined], [23, undefined], [24, 600], [25, 0]];
+for (const [seed, cacheBytesMax] of WRITE_BACK_CASES) {
+  test(`LevelDB with write-back and memory state-machine stores agree while batches are staged (seed ${seed}, cache ${cacheBytesMax ?? 'default'})`, async () => {
     const rng = new SeededRandom(seed);
     const dir = tempDir(`sm-wb-${seed}`);
     const timers = new ManualTimers();
     const open = async (): Promise<LevelStateMachineStore> => {
-      const store = new LevelStateMachineStore(dir.path, { timers, writeDelayMs: 1000, writeOpsMin: rng.int(8, 200), pendingOpsMax: 400 });
+      const store = new LevelStateMachineStore(dir.path, { timers, writeDelayMs: 1000, writeOpsMin: rng.int(8, 200), pendingOpsMax: 400, cacheBytesMax });
       await store.open();
       return store;
     };
