@@ -12,6 +12,13 @@ import { TombstoneIndex } from './tombstones.js';
 import { GroupKeyStats, touchStat } from './key-stats.js';
 import { SeededRandom } from '../env/random.js';
 
+/** Whether two short byte strings are equal (a command name: cheaper than a native compare). */
+function sameBytes(a: Buffer, b: Buffer): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 /** Runs one write command, turning a thrown bug into the same error reply on every replica. */
 export function applyCommand(cmd: KeyedCommand | undefined, ctx: WriteContext, args: Buffer[]): Reply | Promise<Reply> {
   if (cmd === undefined || cmd.kind !== 'write') return errUnknownCommand(args);
@@ -114,7 +121,16 @@ export class KvStateMachine implements HostStateMachine {
     return idx;
   }
 
+  private readonly readers = new Map<GroupId, KeyspaceReader>();
+
+  /** Raw access to a group's keys (one object per group, kept). */
   reader(groupId: GroupId): KeyspaceReader {
+    let r = this.readers.get(groupId);
+    if (r === undefined) this.readers.set(groupId, (r = this.makeReader(groupId)));
+    return r;
+  }
+
+  private makeReader(groupId: GroupId): KeyspaceReader {
     const store = this.store;
     const tombs = this.tombstoneIndex(groupId);
     return {
@@ -177,7 +193,7 @@ export class KvStateMachine implements HostStateMachine {
 
   /** The command an op names; the last one is remembered by its exact bytes (a run of SETs). */
   private command(name: Buffer): KeyedCommand | undefined {
-    if (name.length === this.lastName.length && name.equals(this.lastName) && this.lastCommand !== undefined) return this.lastCommand;
+    if (this.lastCommand !== undefined && sameBytes(name, this.lastName)) return this.lastCommand;
     const cmd = this.commands.get(name.toString('latin1').toLowerCase());
     if (cmd !== undefined) {
       this.lastName = Buffer.from(name);

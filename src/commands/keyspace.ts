@@ -151,6 +151,8 @@ export class OverlayKeyspace implements KeyspaceWriter {
   private nowMs = 0;
   private lastKey: Buffer | null = null;
   private lastId = '';
+  private baseKey: Buffer | null = null;
+  private baseValue: StoredValue | undefined;
 
   constructor(private readonly base: KeyspaceReader, private readonly sink: OverlaySink) {}
 
@@ -186,7 +188,13 @@ export class OverlayKeyspace implements KeyspaceWriter {
       const v = this.pending.get(this.idOf(key));
       if (v !== undefined) return v ?? undefined;
     }
-    return this.base.getRaw(key);
+    // The base does not change while the overlay is in use (its writes are staged after),
+    // so the last key's base record stands (a command looks up, then writes, the same key).
+    if (key !== this.baseKey) {
+      this.baseValue = this.base.getRaw(key);
+      this.baseKey = key;
+    }
+    return this.baseValue;
   }
 
   put(key: Buffer, value: StoredValue): void {

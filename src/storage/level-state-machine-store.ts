@@ -121,8 +121,8 @@ export interface LevelStateMachineStoreOptions {
  * records as LevelDB holds them (clean), null for a key known to be absent. One map
  * for both, so a read or a staged write is one lookup (decisions.md, "Write-back
  * state machine"). Entries are keyed by group and key; insertion order is eviction
- * order, and a write moves the key to the end (least recently written goes first).
- * Only clean records are evicted; dirty ones stay until their batch is written.
+ * order (first held, first forgotten: a rewrite updates a record in place). Only
+ * clean records are evicted; dirty ones stay until their batch is written.
  */
 const GROUP_PREFIXES: string[] = [];
 
@@ -179,19 +179,26 @@ class RecordCache {
     if (this.bytes > this.bytesMax) this.evict(writtenSeq);
   }
 
-  /** A record staged by batch `seq`: read from here until that batch is written, and cached after. */
+  /**
+   * A record staged by batch `seq`: read from here until that batch is written, and cached
+   * after. A key already held is updated in place and keeps its place in the eviction order
+   * (one lookup instead of three; decisions.md, "Write-back state machine").
+   */
   stage(id: string, value: StoredValue | null, seq: number): void {
-    const old = this.map.get(id);
-    if (old !== undefined) {
-      this.map.delete(id);
-      this.bytes -= old.bytes;
-    }
     const bytes = RecordCache.bytesOf(id, value);
-    this.map.set(id, { value, bytes, seq });
     this.bytes += bytes;
+    const old = this.map.get(id);
+    if (old === undefined) {
+      this.map.set(id, { value, bytes, seq });
+      return;
+    }
+    this.bytes -= old.bytes;
+    old.value = value;
+    old.bytes = bytes;
+    old.seq = seq;
   }
 
-  /** Forgets clean records, oldest written first, until the bound (less some slack) is met. */
+  /** Forgets clean records, oldest held first, until the bound (less some slack) is met. */
   evict(writtenSeq: number): void {
     if (this.bytes <= this.bytesMax) return;
     const target = this.bytesMax - Math.floor(this.bytesMax * CACHE_EVICT_SLACK);
