@@ -11,6 +11,7 @@ import { ExpiryIndex } from './expiry-index.js';
 import { TombstoneIndex } from './tombstones.js';
 import { GroupKeyStats, touchStat } from './key-stats.js';
 import { SeededRandom } from '../env/random.js';
+import { keyId } from '../storage/key-layout.js';
 
 /** Whether two short byte strings are equal (a command name: cheaper than a native compare). */
 function sameBytes(a: Buffer, b: Buffer): boolean {
@@ -100,8 +101,8 @@ export class KvStateMachine implements HostStateMachine {
   }
 
   /** Records a read of `key` served by this node (LRU/LFU statistics of this process only). */
-  touch(groupId: GroupId, key: Buffer, nowMs: number): void {
-    const s = this.sizes.get(groupId)?.get(key.toString('latin1'));
+  touch(groupId: GroupId, key: Buffer, nowMs: number, id = keyId(key)): void {
+    const s = this.sizes.get(groupId)?.get(id);
     if (s) touchStat(s, nowMs, this.random);
   }
 
@@ -138,7 +139,7 @@ export class KvStateMachine implements HostStateMachine {
       tombstone: (key) => tombs.get(key.toString('latin1')),
       tombstoneFloor: () => tombs.floor,
       appliedIndex: () => store.applied(groupId),
-      getRaw: (key) => store.getSync(groupId, key),
+      getRaw: (key, id) => store.getSync(groupId, key, id),
       getField: (key, field) => {
         const v = store.getFieldSync(groupId, key, field);
         return v === undefined ? undefined : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
@@ -217,13 +218,13 @@ export class KvStateMachine implements HostStateMachine {
           idx.set(k, value.expireAtMs);
           stats.put(k, key.length, value.value.length, value.expireAtMs, stampMs, !existed);
           tombs.drop(batch, groupId, key, k);
-          batch.put(groupId, key, value, existed);
+          batch.put(groupId, key, value, existed, k);
         },
         del: (key, existed, tombstone, k) => {
           if (existed) count--;
           idx.delete(k);
           stats.del(k);
-          batch.del(groupId, key);
+          batch.del(groupId, key, k);
           if (tombstone !== undefined) tombs.put(batch, groupId, key, tombstone);
         },
         putField: (key, field, value, old) => {
@@ -305,8 +306,9 @@ class TouchingReadView implements ReadContext, KeyspaceReader {
   }
 
   getRaw(key: Buffer): StoredValue | undefined {
-    const v = this.store.getSync(this.groupId, key);
-    if (v !== undefined) this.sm.touch(this.groupId, key, this.nowMs);
+    const id = keyId(key);
+    const v = this.store.getSync(this.groupId, key, id);
+    if (v !== undefined) this.sm.touch(this.groupId, key, this.nowMs, id);
     return v;
   }
 

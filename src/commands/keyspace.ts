@@ -1,12 +1,14 @@
 /** The state-machine view commands work on: typed values with expiry and revision. */
 
 import { ValueType, type StoredValue } from '../storage/types.js';
+import { keyId } from '../storage/key-layout.js';
 
 export { ValueType, type StoredValue };
 
 /** Raw access to one group's keys, expired ones included. */
 export interface KeyspaceReader {
-  getRaw(key: Buffer): StoredValue | undefined;
+  /** `id`: keyId(key), when the caller has it already. */
+  getRaw(key: Buffer, id?: string): StoredValue | undefined;
   /** One field of a hash (raw: the caller checks the key's type and expiry). */
   getField(key: Buffer, field: Buffer): Buffer | undefined;
   /** Every field of a hash, in field byte order. */
@@ -112,9 +114,7 @@ export function valueBytes(v: StoredValue): Buffer {
   return Buffer.from(v.value.buffer, v.value.byteOffset, v.value.byteLength);
 }
 
-function id(b: Uint8Array): string {
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
-}
+const id = keyId;
 
 function cmpId(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
@@ -191,7 +191,7 @@ export class OverlayKeyspace implements KeyspaceWriter {
     // The base does not change while the overlay is in use (its writes are staged after),
     // so the last key's base record stands (a command looks up, then writes, the same key).
     if (key !== this.baseKey) {
-      this.baseValue = this.base.getRaw(key);
+      this.baseValue = this.base.getRaw(key, this.idOf(key));
       this.baseKey = key;
     }
     return this.baseValue;

@@ -82,6 +82,19 @@ export function prefixEnd(prefix: Buffer): Buffer {
   throw new Error('prefixEnd: prefix of 0xff bytes only');
 }
 
+type Latin1Sliceable = Buffer & { latin1Slice(start: number, end: number): string };
+/** Node's own Buffer method behind toString('latin1'), without its argument handling (a per-request cost). */
+const HAS_LATIN1_SLICE = typeof (Buffer.prototype as Partial<Latin1Sliceable>).latin1Slice === 'function';
+
+/**
+ * A key's bytes as a latin1 string, one char per byte (so equal ids are equal bytes, and ids
+ * compare like the bytes): the id of a key in every in-memory map of the state machine.
+ */
+export function keyId(key: Uint8Array): string {
+  const b = key instanceof Buffer ? key : Buffer.from(key.buffer, key.byteOffset, key.byteLength);
+  return HAS_LATIN1_SLICE ? (b as Latin1Sliceable).latin1Slice(0, b.length) : b.toString('latin1');
+}
+
 /** `prefix | kind | key` in one allocation (a main record's or a tombstone's LevelDB key). */
 export function dataKey(prefix: Buffer, kind: number, key: Uint8Array): Buffer {
   const b = Buffer.allocUnsafe(prefix.length + 1 + key.length);

@@ -10,7 +10,7 @@ import { ValueType } from './types.js';
 import { LevelEngine, type EngineOp } from './level-engine.js';
 import type { TimerHandle, Timers } from '../env/env.js';
 import {
-  dataKey, dataPrefix, decodeMeta, decodeRevision, decodeValue, encodeMeta, encodeRevision, encodeValue, fieldSuffix, FLOOR_SUFFIX,
+  dataKey, dataPrefix, decodeMeta, keyId, decodeRevision, decodeValue, encodeMeta, encodeRevision, encodeValue, fieldSuffix, FLOOR_SUFFIX,
   garbageKey, KIND_FIELD, KIND_MAIN, KIND_SCAN, mainSuffix, metaKey, parseSuffix, prefixEnd, scanHash, scanSuffix, TAG_DATA, TAG_FLUSH, TAG_GARBAGE, TAG_META,
   tombSuffix, VALUE_HEADER_BYTES, type GroupMeta,
 } from './key-layout.js';
@@ -25,8 +25,8 @@ const INSTALL_BATCH_BYTES = 1024 * 1024;
 
 type BatchOp =
   // `stored`: the record as the cache keeps it, a view into its encoded LevelDB value (set by engineOps).
-  | { op: 'put'; groupId: GroupId; key: Uint8Array; value: StoredValue; existed: boolean; stored: StoredValue | undefined }
-  | { op: 'del'; groupId: GroupId; key: Uint8Array }
+  | { op: 'put'; groupId: GroupId; key: Uint8Array; value: StoredValue; existed: boolean; stored: StoredValue | undefined; id: string | undefined }
+  | { op: 'del'; groupId: GroupId; key: Uint8Array; id: string | undefined }
   | { op: 'putField'; groupId: GroupId; key: Uint8Array; field: Uint8Array; value: Uint8Array }
   | { op: 'delField'; groupId: GroupId; key: Uint8Array; field: Uint8Array }
   | { op: 'putTomb'; groupId: GroupId; key: Uint8Array; revision: number }
@@ -40,12 +40,12 @@ class LevelBatch implements StateMachineBatch {
   get length(): number {
     return this.ops.length;
   }
-  put(groupId: GroupId, key: Uint8Array, value: StoredValue, existed = false): this {
-    this.ops.push({ op: 'put', groupId, key, value, existed, stored: undefined });
+  put(groupId: GroupId, key: Uint8Array, value: StoredValue, existed = false, id?: string): this {
+    this.ops.push({ op: 'put', groupId, key, value, existed, stored: undefined, id });
     return this;
   }
-  del(groupId: GroupId, key: Uint8Array): this {
-    this.ops.push({ op: 'del', groupId, key });
+  del(groupId: GroupId, key: Uint8Array, id?: string): this {
+    this.ops.push({ op: 'del', groupId, key, id });
     return this;
   }
   putField(groupId: GroupId, key: Uint8Array, field: Uint8Array, value: Uint8Array): this {
@@ -119,19 +119,12 @@ export interface LevelStateMachineStoreOptions {
  * The key records reads are answered from before LevelDB: those staged and not yet
  * written (dirty: `seq` above the last written batch), and a bounded cache of
  * records as LevelDB holds them (clean), null for a key known to be absent. One map
- * for both, so a read or a staged write is one lookup (decisions.md, "Write-back
- * state machine"). Entries are keyed by group and key; insertion order is eviction
- * order (first held, first forgotten: a rewrite updates a record in place). Only
- * clean records are evicted; dirty ones stay until their batch is written.
+ * per group for both, keyed by the key's bytes as a latin1 string (`keyId`), so a
+ * read or a staged write is one lookup with the id its caller already made
+ * (decisions.md, "Write-back state machine"). Insertion order is eviction order
+ * (first held, first forgotten: a rewrite updates a record in place). Only clean
+ * records are evicted; dirty ones stay until their batch is written.
  */
-const GROUP_PREFIXES: string[] = [];
-
-/** `${groupId}|`, kept for the small group ids so that a lookup does not format the number. */
-function groupPrefix(groupId: GroupId): string {
-  if (groupId >= 4096) return `${groupId}|`;
-  return GROUP_PREFIXES[groupId] ??= `${groupId}|`;
-}
-
 interface CachedRecord {
   value: StoredValue | null;
   bytes: number;
@@ -143,8 +136,10 @@ interface CachedRecord {
 const CACHE_EVICT_SLACK = 1 / 64;
 
 class RecordCache {
-  private readonly map = new Map<string, CachedRecord>();
+  private readonly groups = new Map<GroupId, Map<string, CachedRecord>>();
   private bytes = 0;
+  /** Where the next eviction starts (groups take turns giving records up). */
+  private evictFrom = 0;
 
   /**
    * Whether the cache ever forgot a clean record it held (eviction) or cannot hold any:
@@ -157,13 +152,14 @@ class RecordCache {
     this.lossy = bytesMax <= 0;
   }
 
-  static id(groupId: GroupId, key: Uint8Array): string {
-    const b = key instanceof Buffer ? key : Buffer.from(key.buffer, key.byteOffset, key.byteLength);
-    return groupPrefix(groupId) + b.toString('latin1');
+  get(groupId: GroupId, id: string): CachedRecord | undefined {
+    return this.groups.get(groupId)?.get(id);
   }
 
-  get(id: string): CachedRecord | undefined {
-    return this.map.get(id);
+  private group(groupId: GroupId): Map<string, CachedRecord> {
+    let g = this.groups.get(groupId);
+    if (g === undefined) this.groups.set(groupId, (g = new Map()));
+    return g;
   }
 
   private static bytesOf(id: string, value: StoredValue | null): number {
@@ -171,25 +167,25 @@ class RecordCache {
   }
 
   /** A record read from LevelDB (the key was not in the map). */
-  fill(id: string, value: StoredValue | null, writtenSeq: number): void {
+  fill(groupId: GroupId, id: string, value: StoredValue | null, writtenSeq: number): void {
     if (this.bytesMax <= 0) return;
     const bytes = RecordCache.bytesOf(id, value);
-    this.map.set(id, { value, bytes, seq: 0 });
+    this.group(groupId).set(id, { value, bytes, seq: 0 });
     this.bytes += bytes;
     if (this.bytes > this.bytesMax) this.evict(writtenSeq);
   }
 
   /**
    * A record staged by batch `seq`: read from here until that batch is written, and cached
-   * after. A key already held is updated in place and keeps its place in the eviction order
-   * (one lookup instead of three; decisions.md, "Write-back state machine").
+   * after. A key already held is updated in place and keeps its place in the eviction order.
    */
-  stage(id: string, value: StoredValue | null, seq: number): void {
+  stage(groupId: GroupId, id: string, value: StoredValue | null, seq: number): void {
     const bytes = RecordCache.bytesOf(id, value);
     this.bytes += bytes;
-    const old = this.map.get(id);
+    const g = this.group(groupId);
+    const old = g.get(id);
     if (old === undefined) {
-      this.map.set(id, { value, bytes, seq });
+      g.set(id, { value, bytes, seq });
       return;
     }
     this.bytes -= old.bytes;
@@ -198,27 +194,30 @@ class RecordCache {
     old.seq = seq;
   }
 
-  /** Forgets clean records, oldest held first, until the bound (less some slack) is met. */
+  /** Forgets clean records, oldest held first, group by group in turn, until the bound (less some slack) is met. */
   evict(writtenSeq: number): void {
     if (this.bytes <= this.bytesMax) return;
     const target = this.bytesMax - Math.floor(this.bytesMax * CACHE_EVICT_SLACK);
-    for (const [k, e] of this.map) {
-      if (this.bytes <= target) break;
-      if (e.seq > writtenSeq) continue;
-      this.map.delete(k);
-      this.bytes -= e.bytes;
-      this.lossy = true;
+    const groups = [...this.groups.values()];
+    for (let turn = 0; turn < groups.length && this.bytes > target; turn++) {
+      const g = groups[(this.evictFrom + turn) % groups.length];
+      for (const [k, e] of g) {
+        if (this.bytes <= target) break;
+        if (e.seq > writtenSeq) continue;
+        g.delete(k);
+        this.bytes -= e.bytes;
+        this.lossy = true;
+      }
     }
+    this.evictFrom++;
   }
 
   /** Forgets every key of a group (its generation changed or it was deleted); nothing of it may be dirty. */
   dropGroup(groupId: GroupId): void {
-    const prefix = `${groupId}|`;
-    for (const [k, e] of this.map) {
-      if (!k.startsWith(prefix)) continue;
-      this.map.delete(k);
-      this.bytes -= e.bytes;
-    }
+    const g = this.groups.get(groupId);
+    if (g === undefined) return;
+    for (const e of g.values()) this.bytes -= e.bytes;
+    this.groups.delete(groupId);
   }
 }
 
@@ -231,8 +230,11 @@ interface Dirty<T> {
 const RESOLVED: Promise<void> = Promise.resolve();
 
 /** Bytes of a LevelDB key or value as a latin1 string (one char per byte: compares like the bytes). */
-function bytesId(b: Uint8Array): string {
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
+const bytesId = keyId;
+
+/** A key's id qualified by its group (for maps of one batch, which may span groups). */
+function groupKeyId(groupId: GroupId, key: Uint8Array): string {
+  return `${groupId}|${keyId(key)}`;
 }
 
 export class LevelStateMachineStore implements StateMachineStore {
@@ -336,33 +338,15 @@ export class LevelStateMachineStore implements StateMachineStore {
     return [...this.metas.keys()].sort((a, b) => a - b);
   }
 
-  private idKey: Uint8Array | null = null;
-  private idGroup = -1;
-  private idString = '';
-
-  /**
-   * RecordCache.id of a key, remembered for the last key object: applying a write looks the
-   * same argument up more than once and then stages it (argument buffers are views into an
-   * immutable entry, so the same object has the same bytes while it is applied).
-   */
-  private recordId(groupId: GroupId, key: Uint8Array): string {
-    if (key !== this.idKey || groupId !== this.idGroup) {
-      this.idString = RecordCache.id(groupId, key);
-      this.idKey = key;
-      this.idGroup = groupId;
-    }
-    return this.idString;
-  }
-
-  getSync(groupId: GroupId, key: Uint8Array): StoredValue | undefined {
-    const id = this.recordId(groupId, key);
-    const cached = this.cache.get(id);
+  /** `id`: keyId(key), when the caller has it already. */
+  getSync(groupId: GroupId, key: Uint8Array, id = keyId(key)): StoredValue | undefined {
+    const cached = this.cache.get(groupId, id);
     if (cached !== undefined) return cached.value ?? undefined;
     if (!this.cache.lossy && !this.uncached.has(groupId)) return undefined;
     // Not staged, so LevelDB (even with a write in flight) holds the key's latest record.
     const raw = this.engine.getSync(dataKey(this.prefix(groupId), KIND_MAIN, key));
     const value = raw === undefined ? undefined : decodeValue(raw);
-    this.cache.fill(id, value ?? null, this.writtenSeq);
+    this.cache.fill(groupId, id, value ?? null, this.writtenSeq);
     return value;
   }
 
@@ -462,7 +446,7 @@ export class LevelStateMachineStore implements StateMachineStore {
     const fieldsOf = new Map<string, Buffer[]>();
     for (const o of batchOps) {
       if (o.op !== 'del') continue;
-      const id = RecordCache.id(o.groupId, o.key);
+      const id = groupKeyId(o.groupId, o.key);
       if (fieldsOf.has(id)) continue;
       const keys: Buffer[] = [];
       const prefix = dataPrefix(o.groupId, this.metas.get(o.groupId)?.generation ?? 0);
@@ -486,7 +470,7 @@ export class LevelStateMachineStore implements StateMachineStore {
   }
 
   /**
-   * The LevelDB operations of a batch; `fieldsOf` lists, per RecordCache.id, the
+   * The LevelDB operations of a batch; `fieldsOf` lists, per groupKeyId, the
    * stored fields of each hash the batch deletes (read before anything later was staged).
    */
   private engineOps(batchOps: BatchOp[], fieldsOf: Map<string, Buffer[]>): EngineOp[] {
@@ -512,7 +496,7 @@ export class LevelStateMachineStore implements StateMachineStore {
         case 'del': {
           ops.push({ type: 'del', key: concat(prefix, mainSuffix(o.key)) });
           ops.push({ type: 'del', key: concat(prefix, scanSuffix(scanHash(o.key), o.key)) });
-          const id = RecordCache.id(o.groupId, o.key);
+          const id = groupKeyId(o.groupId, o.key);
           for (const k of stagedFields?.get(id) ?? []) ops.push({ type: 'del', key: k });
           stagedFields?.delete(id);
           for (const k of fieldsOf.get(id) ?? []) ops.push({ type: 'del', key: k });
@@ -521,7 +505,7 @@ export class LevelStateMachineStore implements StateMachineStore {
         case 'putField': {
           const k = concat(prefix, fieldSuffix(o.key, o.field));
           ops.push({ type: 'put', key: k, value: Buffer.from(o.value) });
-          const id = RecordCache.id(o.groupId, o.key);
+          const id = groupKeyId(o.groupId, o.key);
           stagedFields ??= new Map();
           const list = stagedFields.get(id);
           if (list) list.push(k);
@@ -564,7 +548,7 @@ export class LevelStateMachineStore implements StateMachineStore {
     for (const o of batchOps) {
       if (o.groupId !== lastGroup) this.pendingMetaGroups.add((lastGroup = o.groupId));
       if (o.op === 'put' || o.op === 'del') {
-        this.cache.stage(this.recordId(o.groupId, o.key), o.op === 'put' ? (o.stored ?? copyValue(o.value)) : null, seq);
+        this.cache.stage(o.groupId, o.id ?? keyId(o.key), o.op === 'put' ? (o.stored ?? copyValue(o.value)) : null, seq);
       } else if (o.op === 'applied') {
         const m = this.metas.get(o.groupId);
         if (m) m.applied = o.index;

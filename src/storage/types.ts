@@ -93,9 +93,9 @@ export interface StateMachineBatch {
    * Stores the key's record. `existed`: the caller knows the key is stored already, so its
    * scan index entry exists and need not be written again (omit it when unsure).
    */
-  put(groupId: GroupId, key: Uint8Array, value: StoredValue, existed?: boolean): this;
-  /** Deletes the key and, for a hash, all its fields. */
-  del(groupId: GroupId, key: Uint8Array): this;
+  put(groupId: GroupId, key: Uint8Array, value: StoredValue, existed?: boolean, id?: string): this;
+  /** Deletes the key and, for a hash, all its fields. `id` (also for put): keyId(key), when the caller has it. */
+  del(groupId: GroupId, key: Uint8Array, id?: string): this;
   putField(groupId: GroupId, key: Uint8Array, field: Uint8Array, value: Uint8Array): this;
   delField(groupId: GroupId, key: Uint8Array, field: Uint8Array): this;
   /**
@@ -144,7 +144,7 @@ export interface StateMachineStore {
   /** Groups with any state, ascending. */
   groups(): GroupId[];
   /** A point read without a thread-pool round trip. */
-  getSync(groupId: GroupId, key: Uint8Array): StoredValue | undefined;
+  getSync(groupId: GroupId, key: Uint8Array, id?: string): StoredValue | undefined;
   getFieldSync(groupId: GroupId, key: Uint8Array, field: Uint8Array): Uint8Array | undefined;
   /** The fields of a hash in field byte order. */
   fields(groupId: GroupId, key: Uint8Array): AsyncIterable<[field: Uint8Array, value: Uint8Array]>;
