@@ -20,7 +20,7 @@ export function encodeOp(args: readonly Buffer[], headroom = 0): Buffer {
 }
 
 export function decodeOp(op: Uint8Array): Buffer[] {
-  const buf = Buffer.from(op.buffer, op.byteOffset, op.byteLength);
+  const buf = op instanceof Buffer ? op : Buffer.from(op.buffer, op.byteOffset, op.byteLength);
   if (buf.length < 4) throw new Error(`op: too short (${buf.length} bytes)`);
   const count = buf.readUInt32LE(0);
   const args: Buffer[] = [];

@@ -38,7 +38,7 @@ export function encodeEntryBatch(batch: EntryBatch): Uint8Array {
 
 export function decodeEntryBatch(data: Uint8Array): EntryBatch {
   if (data.length === 0) return { timeMs: 0, ops: [] };
-  const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  const buf = data instanceof Buffer ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   if (buf.length < 13) throw new EntryBatchError(`too short (${buf.length} bytes)`);
   if (buf[0] !== BATCH_VERSION) throw new EntryBatchError(`unknown version ${buf[0]}`);
   const timeMs = buf.readDoubleLE(1);
