@@ -80,7 +80,7 @@ export function encodeFrameHeader(kind: FrameKind, payload: Uint8Array): Uint8Ar
 
 /** Header and payload in one buffer (convenient for small frames and tests). */
 export function encodeFrame(kind: FrameKind, payload: Uint8Array): Uint8Array {
-  const out = new Uint8Array(FRAME_HEADER_BYTES + payload.length);
+  const out = Buffer.allocUnsafe(FRAME_HEADER_BYTES + payload.length);
   out.set(payload, FRAME_HEADER_BYTES);
   fillHeader(kind, out);
   return out;

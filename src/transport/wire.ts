@@ -178,7 +178,8 @@ export function decodeAuth(bytes: Uint8Array): Uint8Array {
 
 /** The request's bytes after `headroom` unused bytes (a frame header, written in place later). */
 export function encodeRequest(r: Request, headroom = 0): Uint8Array {
-  const out = new Uint8Array(headroom + varintBytes(r.requestId) + r.payload.length);
+  // allocUnsafe: pooled and not zeroed (every byte is written; the headroom by the caller).
+  const out = Buffer.allocUnsafe(headroom + varintBytes(r.requestId) + r.payload.length);
   out.set(r.payload, writeVarint(out, headroom, r.requestId));
   return out;
 }
@@ -191,7 +192,7 @@ export function decodeRequest(bytes: Uint8Array): Request {
 
 /** The response's bytes after `headroom` unused bytes (as encodeRequest). */
 export function encodeResponse(r: Response, headroom = 0): Uint8Array {
-  const out = new Uint8Array(headroom + varintBytes(r.requestId) + 1 + r.payload.length);
+  const out = Buffer.allocUnsafe(headroom + varintBytes(r.requestId) + 1 + r.payload.length);
   const at = writeVarint(out, headroom, r.requestId);
   out[at] = r.status;
   out.set(r.payload, at + 1);
