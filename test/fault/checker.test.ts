@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { checkHistory, type HistoryOp, type OpKind } from './checker.js';
+import { judgeInWorker } from './check-worker.js';
 
 const I = Infinity;
 function op(kind: OpKind, invokeMs: number, completeMs: number, key = 'k'): HistoryOp {
@@ -73,4 +74,17 @@ test('keys are checked separately, and many indeterminate INCRs stay cheap', () 
   many.push(r('30', 100, 101));
   for (let i = 0; i < 40; i++) many.push(inc(31 + i, 200 + i * 2, 201 + i * 2));
   assert.equal(verdict(many), 'ok');
+});
+
+test('a key with thousands of operations is checked on a thread with a large stack (judgeInWorker)', async () => {
+  // The search recurses once per write: 6,000 sequential writes are deeper than the main
+  // thread's default stack allows (a 60-second fault run reached ~6,000 on one key).
+  const ops: HistoryOp[] = [];
+  for (let i = 0; i < 6_000; i++) ops.push(w(`v${i}`, 2 * i, 2 * i + 1));
+  ops.push(r('v5999', 12_000, 12_001));
+  const ok = await judgeInWorker(ops);
+  assert.equal(ok.verdict.kind, 'ok');
+  const stale = await judgeInWorker([...ops, r('v5998', 12_002, 12_003)]);
+  assert.equal(stale.verdict.kind, 'violation');
+  assert.equal(stale.why?.read.invokeMs, 12_002);
 });

@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
 import { SeededRandom } from '../../src/env/random.js';
-import { checkHistory, describeOps, explainViolation, type HistoryOp } from './checker.js';
+import { describeOps, type HistoryOp } from './checker.js';
+import { judgeInWorker } from './check-worker.js';
 import { FAULTS, shuffle } from './faults.js';
 import { FaultCluster, sleep } from './harness.js';
 import { Client, COUNTER_KEYS, REGISTER_KEYS, type WorkloadStats } from './workload.js';
@@ -148,9 +149,8 @@ export async function runFaultRun(opts: RunOptions): Promise<RunResult> {
     ledgerChecked = ledger.length;
 
     // Linearizability, per key.
-    const verdict = checkHistory(history);
+    const { verdict, why } = await judgeInWorker(history);
     if (verdict.kind === 'violation') {
-      const why = explainViolation(verdict.ops);
       failures.push(`history of ${verdict.key} (${verdict.ops.length} ops) is not linearizable` + (why
         ? `: no order explains the read at ${why.read.invokeMs.toFixed(1)} (${why.read.label}); the operations around it:\n${describeOps(why.nearby, 200)}`
         : `:\n${describeOps(verdict.ops, 400)}`));
