@@ -1,7 +1,7 @@
 /** The state-machine view commands work on: typed values with expiry and revision. */
 
 import { ValueType, type StoredValue } from '../storage/types.js';
-import { keyId } from '../storage/key-layout.js';
+import { keyId as id } from '../storage/key-layout.js';
 
 export { ValueType, type StoredValue };
 
@@ -113,8 +113,6 @@ export function watchedKeyChanged(ctx: WriteContext, key: Buffer, token: number)
 export function valueBytes(v: StoredValue): Buffer {
   return Buffer.from(v.value.buffer, v.value.byteOffset, v.value.byteLength);
 }
-
-const id = keyId;
 
 function cmpId(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;

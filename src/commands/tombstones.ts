@@ -18,6 +18,7 @@
  */
 import type { StateMachineBatch, Tombstones } from '../storage/types.js';
 import type { GroupId } from '../raft/types.js';
+import { keyId } from '../storage/key-layout.js';
 
 export const TOMBSTONES_MAX = 4096;
 export const TOMBSTONES_KEEP = 3072;
@@ -47,7 +48,7 @@ export class TombstoneIndex {
   }
 
   /** Forgets the tombstone of a key written again. */
-  drop(batch: StateMachineBatch, groupId: GroupId, key: Buffer, id = key.toString('latin1')): void {
+  drop(batch: StateMachineBatch, groupId: GroupId, key: Buffer, id = keyId(key)): void {
     if (this.revs.size > 0 && this.revs.delete(id)) batch.delTombstone(groupId, key);
   }
 

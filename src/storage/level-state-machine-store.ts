@@ -229,9 +229,6 @@ interface Dirty<T> {
 
 const RESOLVED: Promise<void> = Promise.resolve();
 
-/** Bytes of a LevelDB key or value as a latin1 string (one char per byte: compares like the bytes). */
-const bytesId = keyId;
-
 /** A key's id qualified by its group (for maps of one batch, which may span groups). */
 function groupKeyId(groupId: GroupId, key: Uint8Array): string {
   return `${groupId}|${keyId(key)}`;
@@ -264,7 +261,7 @@ export class LevelStateMachineStore implements StateMachineStore {
 
   // Write-back (docs/storage.md, "Write-back"): a committed batch is staged in memory
   // (these maps answer reads) and written to LevelDB later, coalesced with other batches.
-  /** Hash fields staged and not yet written, by the LevelDB key's bytesId. */
+  /** Hash fields staged and not yet written, by the LevelDB key's keyId. */
   private readonly dirtyFields = new Map<string, Dirty<Buffer>>();
   /** LevelDB operations of the staged batches, in order, not yet handed to LevelDB. */
   private pendingOps: EngineOp[] = [];
@@ -353,7 +350,7 @@ export class LevelStateMachineStore implements StateMachineStore {
   getFieldSync(groupId: GroupId, key: Uint8Array, field: Uint8Array): Uint8Array | undefined {
     const k = concat(this.prefix(groupId), fieldSuffix(key, field));
     if (this.dirtyFields.size > 0) {
-      const d = this.dirtyFields.get(bytesId(k));
+      const d = this.dirtyFields.get(keyId(k));
       if (d !== undefined) return d.value ?? undefined;
     }
     return this.engine.getSync(k);
@@ -450,7 +447,7 @@ export class LevelStateMachineStore implements StateMachineStore {
       if (fieldsOf.has(id)) continue;
       const keys: Buffer[] = [];
       const prefix = dataPrefix(o.groupId, this.metas.get(o.groupId)?.generation ?? 0);
-      if (this.engine.getSync(concat(prefix, mainSuffix(o.key)))?.[0] === ValueType.Hash) {
+      if (this.engine.getSync(dataKey(prefix, KIND_MAIN, o.key))?.[0] === ValueType.Hash) {
         const start = concat(prefix, fieldSuffix(o.key));
         for await (const [k] of this.engine.iterate({ gte: start, lt: prefixEnd(start) })) keys.push(k);
       }
@@ -494,7 +491,7 @@ export class LevelStateMachineStore implements StateMachineStore {
           break;
         }
         case 'del': {
-          ops.push({ type: 'del', key: concat(prefix, mainSuffix(o.key)) });
+          ops.push({ type: 'del', key: dataKey(prefix, KIND_MAIN, o.key) });
           ops.push({ type: 'del', key: concat(prefix, scanSuffix(scanHash(o.key), o.key)) });
           const id = groupKeyId(o.groupId, o.key);
           for (const k of stagedFields?.get(id) ?? []) ops.push({ type: 'del', key: k });
@@ -539,7 +536,7 @@ export class LevelStateMachineStore implements StateMachineStore {
     for (const op of ops) {
       // Hash fields: TAG_DATA | groupId u32 | generation u32 | KIND_FIELD | ...
       if (op.key[9] !== KIND_FIELD || op.key[0] !== TAG_DATA) continue;
-      const id = bytesId(op.key);
+      const id = keyId(op.key);
       this.dirtyFields.set(id, { value: op.type === 'put' ? op.value : null, seq });
       this.pendingFieldIds.push(id);
     }
@@ -666,7 +663,7 @@ export class LevelStateMachineStore implements StateMachineStore {
     for (const ops of [this.inflight?.ops ?? [], this.pendingOps]) {
       for (const op of ops) {
         if (op.key.length < prefix.length || prefix.compare(op.key, 0, prefix.length, 0, prefix.length) !== 0) continue;
-        overlay.set(bytesId(op.key.subarray(prefix.length)), op.type === 'put' ? op.value : null);
+        overlay.set(keyId(op.key.subarray(prefix.length)), op.type === 'put' ? op.value : null);
       }
     }
     const staged = [...overlay].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
@@ -683,7 +680,7 @@ export class LevelStateMachineStore implements StateMachineStore {
       for await (const [k, v] of engine.iterate({ gte: prefix, lt: prefixEnd(prefix), snapshot, batchSize: 1024 })) {
         const suffix = k.subarray(prefix.length);
         if (i < staged.length) {
-          const id = bytesId(suffix);
+          const id = keyId(suffix);
           for (; i < staged.length && staged[i][0] < id; i++) {
             const value = staged[i][1];
             if (value !== null) yield [Buffer.from(staged[i][0], 'latin1'), value];

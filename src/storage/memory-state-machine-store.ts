@@ -7,15 +7,11 @@ import type { GroupId } from '../raft/types.js';
 import type { ScanOptions, StateMachineBatch, StateMachineStore, StateSnapshot, StoredValue, Tombstones } from './types.js';
 import {
   decodeRevision, decodeValue, encodeRevision, encodeValue, fieldSuffix, FLOOR_SUFFIX, KIND_FIELD, KIND_FLOOR, KIND_MAIN,
-  KIND_SCAN, KIND_TOMB, mainSuffix, parseSuffix, scanHash, scanSuffix, tombSuffix,
+  KIND_SCAN, KIND_TOMB, keyId as id, mainSuffix, parseSuffix, scanHash, scanSuffix, tombSuffix,
 } from './key-layout.js';
 import { decodeSnapshotStream, encodeSnapshotStream } from './snapshot-stream.js';
 
 /** Latin-1 strings of bytes sort exactly as the bytes do. */
-function id(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
-}
-
 function bytesOf(s: string): Buffer {
   return Buffer.from(s, 'latin1');
 }

@@ -137,6 +137,32 @@ function randomBatch(rng: SeededRandom, batches: StateMachineBatch[], revision: 
   }
 }
 
+/** One random group deleted in both stores. */
+async function deleteGroupInBoth(rng: SeededRandom, level: LevelStateMachineStore, memory: MemoryStateMachineStore): Promise<void> {
+  const g = rng.pick(GROUPS);
+  await level.deleteGroup(g);
+  await memory.deleteGroup(g);
+}
+
+/** A snapshot of one group (taken from either store) installed into another, in both stores. */
+async function copyGroupInBoth(rng: SeededRandom, level: LevelStateMachineStore, memory: MemoryStateMachineStore): Promise<void> {
+  const from = rng.pick(GROUPS);
+  const to = rng.pick(GROUPS);
+  const source = rng.chance(0.5) ? level : memory;
+  const chunks = await collect(source.createSnapshot(from).chunks());
+  await level.installSnapshot(to, replay(chunks));
+  await memory.installSnapshot(to, replay(chunks));
+}
+
+/** The same random batch written to both stores. */
+async function batchInBoth(rng: SeededRandom, level: LevelStateMachineStore, memory: MemoryStateMachineStore, step: number): Promise<void> {
+  const lb = level.batch();
+  const mb = memory.batch();
+  randomBatch(rng, [lb, mb], step);
+  assert.equal(lb.length, mb.length);
+  await Promise.all([lb.write(), mb.write()]);
+}
+
 const CASES: Array<[number, number | undefined]> = [[11, undefined], [12, undefined], [13, undefined], [14, undefined], [15, 600], [16, 600], [17, 0]];
 for (const [seed, cacheBytesMax] of CASES) {
   test(`LevelDB and memory state-machine stores agree on random batches (seed ${seed}, cache ${cacheBytesMax ?? 'default'})`, async () => {
@@ -149,27 +175,15 @@ for (const [seed, cacheBytesMax] of CASES) {
       for (let step = 1; step <= 120; step++) {
         const r = rng.int(0, 19);
         if (r === 0) {
-          const g = rng.pick(GROUPS);
-          await level.deleteGroup(g);
-          await memory.deleteGroup(g);
+          await deleteGroupInBoth(rng, level, memory);
         } else if (r === 1) {
-          // A snapshot of one group (taken from either store) installed into another, in both stores.
-          const from = rng.pick(GROUPS);
-          const to = rng.pick(GROUPS);
-          const source = rng.chance(0.5) ? level : memory;
-          const chunks = await collect(source.createSnapshot(from).chunks());
-          await level.installSnapshot(to, replay(chunks));
-          await memory.installSnapshot(to, replay(chunks));
+          await copyGroupInBoth(rng, level, memory);
         } else if (r === 2) {
           await level.close();
           level = new LevelStateMachineStore(dir.path, { cacheBytesMax });
           await level.open();
         } else {
-          const lb = level.batch();
-          const mb = memory.batch();
-          randomBatch(rng, [lb, mb], step);
-          assert.equal(lb.length, mb.length);
-          await Promise.all([lb.write(), mb.write()]);
+          await batchInBoth(rng, level, memory, step);
         }
         assert.deepEqual(await dump(level), await dump(memory), `seed ${seed} step ${step}`);
       }
@@ -200,16 +214,9 @@ for (const [seed, cacheBytesMax] of WRITE_BACK_CASES) {
       for (let step = 1; step <= 200; step++) {
         const r = rng.int(0, 39);
         if (r === 0) {
-          const g = rng.pick(GROUPS);
-          await level.deleteGroup(g);
-          await memory.deleteGroup(g);
+          await deleteGroupInBoth(rng, level, memory);
         } else if (r === 1) {
-          const from = rng.pick(GROUPS);
-          const to = rng.pick(GROUPS);
-          const source = rng.chance(0.5) ? level : memory;
-          const chunks = await collect(source.createSnapshot(from).chunks());
-          await level.installSnapshot(to, replay(chunks));
-          await memory.installSnapshot(to, replay(chunks));
+          await copyGroupInBoth(rng, level, memory);
         } else if (r === 2) {
           // close() writes out what is staged: nothing applied is lost by a clean stop.
           await level.close();
@@ -220,11 +227,7 @@ for (const [seed, cacheBytesMax] of WRITE_BACK_CASES) {
           assert.deepEqual(await dump(level), await dump(memory), `seed ${seed} step ${step} (full)`);
         } else {
           if (rng.chance(0.3)) timers.fire();
-          const lb = level.batch();
-          const mb = memory.batch();
-          randomBatch(rng, [lb, mb], step);
-          assert.equal(lb.length, mb.length);
-          await Promise.all([lb.write(), mb.write()]);
+          await batchInBoth(rng, level, memory, step);
         }
         assert.deepEqual(await pointDump(level), await pointDump(memory), `seed ${seed} step ${step}`);
       }
