@@ -12,7 +12,8 @@
  *          --pipelines 1,16 (the -P values to run; the default: both)
  *          --node N (which raftis node redis-benchmark talks to; default 1)
  *          --base-port P (client ports P..P+2, peer ports P+100..; default 27101)
- *          --warmup N (SETs at -P 16 before measuring, per server; default 100000)
+ *          --warmup N (SETs at -P 16 per warm-up run; default 100000. Redis gets one run, raftis
+ *                      at least three, then more until its leaders stay put for a whole run)
  *          --profile DIR (run the raftis nodes under `node --cpu-prof`, profiles into DIR)
  *
  * Besides redis-benchmark's own SET/GET/INCR, `mset` is MSET of 10 keys sharing
@@ -70,6 +71,26 @@ function bench(port: number, test: string, pipeline: number, requests: number): 
   return redisBenchmark({ port, test, pipeline, requests, keyspace: 100000, custom: CUSTOM[test], timeoutMs: 600_000 });
 }
 
+/** How many data groups each node leads, as "node:count ..." (RAFTIS GROUPS on `port`). */
+async function leaderCounts(port: number): Promise<string> {
+  const c = new Redis({ port, host: '127.0.0.1', lazyConnect: true });
+  try {
+    await c.connect();
+    const groups = (await c.call('RAFTIS', 'GROUPS')) as unknown[][];
+    const counts = new Map<string, number>();
+    for (const g of groups) {
+      const fields = new Map<string, unknown>();
+      for (let i = 0; i + 1 < g.length; i += 2) fields.set(String(g[i]), g[i + 1]);
+      if (Number(fields.get('group')) === 0) continue;
+      const leader = String(fields.get('leader'));
+      counts.set(leader, (counts.get(leader) ?? 0) + 1);
+    }
+    return [...counts].sort().map(([n, k]) => `${n}:${k}`).join(' ');
+  } finally {
+    c.disconnect();
+  }
+}
+
 /** WATCH k / GET k / MULTI / SET k v+1 / EXEC on random keys from 50 clients for `ms`: committed tx/s and latency. */
 async function casLoop(port: number, ms: number): Promise<Result> {
   const clients = Array.from({ length: 50 }, () => new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 3 }));
@@ -110,9 +131,19 @@ async function main(): Promise<void> {
     await waitReady(REDIS_PORT, 10_000);
     for (const n of plan.nodes) await waitReady(BASE_PORT + n.nodeId - 1, 30_000);
     const raftisPort = BASE_PORT + targetNode - 1;
-    // Warm up: fill the keyspace once so GETs hit, and let JIT settle.
+    // Warm up: fill the keyspace once so GETs hit, and let JIT settle. Leadership follows the
+    // load (docs/cluster.md) once a group has been led for two balancer rounds, so raftis warms
+    // up for at least three runs and then until its leaders stay put for a whole run.
     bench(REDIS_PORT, 'set', 16, warmupRequests);
-    bench(raftisPort, 'set', 16, warmupRequests);
+    let before = '';
+    for (let i = 0; i < 10; i++) {
+      bench(raftisPort, 'set', 16, warmupRequests);
+      const after = await leaderCounts(raftisPort);
+      if (i >= 2 && after === before) break;
+      before = after;
+    }
+    const leadersLine = `data groups led by node: ${await leaderCounts(raftisPort)}`;
+    process.stderr.write(`${leadersLine}\n`);
 
     const rows: string[] = [];
     for (const test of tests) {
@@ -144,7 +175,8 @@ async function main(): Promise<void> {
         process.stderr.write(`${rows[rows.length - 1]}\n`);
       }
     }
-    console.log(`\nredis-benchmark -c 50 -d 100 -r 100000 (raftis: 3 nodes, client on node ${targetNode}; Redis: one node, no persistence)\n`);
+    console.log(`\nredis-benchmark -c 50 -d 100 -r 100000 (raftis: 3 nodes, client on node ${targetNode}; Redis: one node, no persistence)`);
+    console.log(`raftis ${leadersLine}\n`);
     console.log('| test | Redis ops/s | Redis p50 / p99 ms | raftis ops/s | raftis p50 / p99 ms | raftis/Redis | raftis CPU µs/op (3 nodes) |');
     console.log('| --- | --- | --- | --- | --- | --- | --- |');
     for (const r of rows) console.log(r);

@@ -30,7 +30,7 @@ import { isLoopback } from './resp/connection.js';
 import { errDenied } from './resp/replies.js';
 import { infoSections } from './node-info.js';
 import { Topology, GOSSIP_REQUEST } from './cluster/topology.js';
-import { LeaderBalancer } from './cluster/balancer.js';
+import { LeaderBalancer, LeaderLoad } from './cluster/balancer.js';
 import { ClusterCommands } from './cluster/cluster-commands.js';
 import { Placement as PlacementClass, META_GROUP } from './cluster/placement.js';
 import { Reconciler } from './cluster/reconciler.js';
@@ -189,8 +189,10 @@ export async function createNode(env: Env, config: NodeConfig, options: NodeOpti
     gossipMs: config.gossipMs,
     failAfterMs: Math.max(1000, config.gossipMs * 5, config.electionTicks * config.tickMs * 2),
   }, host, placement, transport);
+  const leaderLoad = new LeaderLoad();
   const balancer = new LeaderBalancer(env, {
     nodeId: config.nodeId,
+    load: leaderLoad,
     intervalMs: config.balanceMs,
     staysIn: (groupId, nodeId) => (placement.group(groupId)?.replicas.includes(nodeId) ?? false) && !placement.leaving.includes(nodeId),
   }, host, topology);
@@ -229,6 +231,7 @@ export async function createNode(env: Env, config: NodeConfig, options: NodeOpti
     requestTimeoutMs: config.requestTimeoutMs,
     retryMs: config.tickMs,
     leaderOf: (groupId) => topology.leaderOf(groupId),
+    load: leaderLoad,
     admitWrite: evictor.admit,
     // LRU/LFU eviction ranks keys by the accesses their leader saw: with such a policy in force,
     // reads stay on leaders so that hot keys read through any node are not evicted as cold.
@@ -313,14 +316,14 @@ export async function createNode(env: Env, config: NodeConfig, options: NodeOpti
     internal, random: () => env.random.next(), clockMs: () => env.clock.monotonicMs(),
   });
   const sweeper = new ExpirySweeper(env, host, sm, { intervalMs: 100, keysPerGroupMax: 1000 });
-  transport.onRequest(async (_from, payload) => {
+  transport.onRequest(async (from, payload) => {
     if (payload[0] === GOSSIP_REQUEST) return topology.serve(payload);
     if (payload[0] === ADMIN_REQUEST) return admin.serve(payload);
     if (payload[0] === ACL_REQUEST) {
       acl.adopt(Buffer.from(payload.buffer, payload.byteOffset + 1, payload.byteLength - 1));
       return Buffer.from([0]);
     }
-    return router.serveForwarded(payload, dispatcher.lookupForwarded);
+    return router.serveForwarded(payload, dispatcher.lookupForwarded, from);
   });
 
   server = createRespServer({

@@ -8,6 +8,7 @@ import type { KeyedCommand } from '../commands/spec.js';
 import { encodeOp, decodeOp } from '../commands/op-codec.js';
 import type { ReadContext } from '../commands/keyspace.js';
 import type { Placement } from './placement.js';
+import type { LeaderLoad } from './balancer.js';
 import { TransportError } from '../transport/transport.js';
 
 /**
@@ -40,6 +41,8 @@ export interface RouterOptions {
   admitWrite?: (groupId: GroupId, args: Buffer[]) => { ok: false; reply: Reply } | { ok: true; settle: () => void };
   /** Whether followers holding a read lease may serve reads now (asked per read; default yes). */
   followerReads?: () => boolean;
+  /** Counts, on the leader, where requests that needed it came from (the balancer moves leadership toward the load). */
+  load?: LeaderLoad;
 }
 
 /**
@@ -126,10 +129,15 @@ export class Router {
       if (outcome.kind === 'ok') return outcome.value;
       // No leader to confirm the read index: fall through to the leader path and its retries.
     }
+    let counted = forwarded; // serveForwarded counted it, by the node that sent it
     for (let attempt = 0; ; attempt++) {
       const known = this.opts.leaderOf ? this.opts.leaderOf(groupId) : this.host.leaderOf(groupId);
       const leader = known || this.remoteLeaderGuess(groupId, attempt);
       if (this.host.isLeader(groupId)) {
+        if (!counted) {
+          this.opts.load?.record(groupId, this.opts.nodeId);
+          counted = true;
+        }
         // A proposal stays pending while its leader is cut off (it may still commit under the
         // next leader), so the wait is bounded here. Past the deadline the outcome is unknown,
         // and the reply says so: serveForwarded must not let the sender retry it.
@@ -277,6 +285,7 @@ export class Router {
   async serveForwarded(
     payload: Uint8Array,
     lookup: (name: string) => { cmd: KeyedCommand; slot: number } | undefined,
+    from?: NodeId,
   ): Promise<Uint8Array> {
     const buf = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
     if (buf.length < 6 || buf[0] !== FORWARD_COMMAND) return Buffer.from([1]);
@@ -287,6 +296,7 @@ export class Router {
     const found = args.length > 0 ? lookup(args[0].toString('latin1').toLowerCase()) : undefined;
     if (!found) return Buffer.from([1]);
     if (!this.host.isLeader(groupId)) return Buffer.from([1]);
+    if (from !== undefined) this.opts.load?.record(groupId, from);
     const policy: ReadPolicy = consistency === 'default' ? DEFAULT_READ_POLICY : { consistency, readonly: false };
     // A read servable at once is served as route() would, without its promises (readNow).
     const reply = await (this.readNow(groupId, found.cmd, args, policy)
