@@ -100,7 +100,7 @@ export class Router {
   }
 
   /** Runs `args` (one group's share of a command) on `groupId`. */
-  async route(
+  route(
     groupId: GroupId,
     slot: number,
     cmd: KeyedCommand,
@@ -110,6 +110,56 @@ export class Router {
     policy: ReadPolicy = DEFAULT_READ_POLICY,
   ): Promise<Reply | RawReply> {
     const deadline = this.env.clock.monotonicMs() + this.opts.requestTimeoutMs;
+    return this.routeWithin(deadline, forwarded, groupId, slot, cmd, args, proto, forwarded, policy);
+  }
+
+  /**
+   * The fast path of a write on its group's leader (docs/decisions.md, "Write fast path"):
+   * proposed at once, with one promise and the shared deadline queue, instead of route()'s
+   * async frames and promise chain. Undefined when this node does not lead the group: call
+   * route(). If leadership moves before the entry is applied, route() takes over with what is
+   * left of the deadline. Same reply as route().
+   */
+  writeNow(
+    groupId: GroupId, slot: number, cmd: KeyedCommand, args: Buffer[], proto: ProtocolVersion,
+    forwarded = false, policy: ReadPolicy = DEFAULT_READ_POLICY,
+  ): Reply | Promise<Reply | RawReply> | undefined {
+    if (cmd.kind !== 'write' || !this.host.isLeader(groupId)) return undefined;
+    if (!forwarded) this.opts.load?.record(groupId, this.opts.nodeId);
+    const admission = this.opts.admitWrite?.(groupId, args);
+    if (admission && !admission.ok) return admission.reply;
+    const deadline = this.env.clock.monotonicMs() + this.opts.requestTimeoutMs;
+    return new Promise((resolve) => {
+      let done = false;
+      const timer = this.deadlines.at(deadline, () => {
+        done = true; // the outcome is unknown: the entry may still commit
+        resolve(errClusterDownReason(OUTCOME_UNKNOWN));
+      });
+      this.host.proposeThen(groupId, encodeOp(args), (outcome) => {
+        admission?.settle();
+        if (done) return;
+        done = true;
+        timer.cancel();
+        if (outcome.kind === 'ok') resolve(outcome.value as Reply);
+        else if (outcome.kind === 'stopped' || outcome.kind === 'noGroup') resolve(errClusterDownReason('The node is shutting down'));
+        // notLeader / lost / dropped: leadership moved under us; route() retries.
+        else resolve(this.routeWithin(deadline, true, groupId, slot, cmd, args, proto, forwarded, policy));
+      });
+    });
+  }
+
+  /** route() against a given deadline; `counted`: the request's load was already recorded. */
+  private async routeWithin(
+    deadline: number,
+    counted: boolean,
+    groupId: GroupId,
+    slot: number,
+    cmd: KeyedCommand,
+    args: Buffer[],
+    proto: ProtocolVersion,
+    forwarded: boolean,
+    policy: ReadPolicy,
+  ): Promise<Reply | RawReply> {
     if (cmd.kind === 'read' && !forwarded && this.followerReads(policy) && this.host.followerReadable(groupId)) {
       // A follower read lease (docs/cluster.md): served from this replica's state machine. With
       // redirect=moved only READONLY connections read on replicas, as in Redis Cluster.
@@ -129,7 +179,6 @@ export class Router {
       if (outcome.kind === 'ok') return outcome.value;
       // No leader to confirm the read index: fall through to the leader path and its retries.
     }
-    let counted = forwarded; // serveForwarded counted it, by the node that sent it
     for (let attempt = 0; ; attempt++) {
       const known = this.opts.leaderOf ? this.opts.leaderOf(groupId) : this.host.leaderOf(groupId);
       const leader = known || this.remoteLeaderGuess(groupId, attempt);
@@ -300,6 +349,7 @@ export class Router {
     const policy: ReadPolicy = consistency === 'default' ? DEFAULT_READ_POLICY : { consistency, readonly: false };
     // A read servable at once is served as route() would, without its promises (readNow).
     const reply = await (this.readNow(groupId, found.cmd, args, policy)
+      ?? this.writeNow(groupId, found.slot, found.cmd, args, proto, true, policy)
       ?? this.route(groupId, found.slot, found.cmd, args, proto, true, policy));
     if (reply.kind === 'raw') return Buffer.concat([Buffer.from([0]), reply.bytes]);
     if (reply === NOT_SERVED_HERE) return Buffer.from([1]);

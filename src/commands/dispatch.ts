@@ -224,10 +224,9 @@ export class Dispatcher {
   private runInSlot(ctx: ClientContext, cmd: KeyedCommand, args: Buffer[], slot: number): Reply | Promise<Reply> {
     const groupId = this.placement.groupOfSlot(slot);
     const policy = readPolicyOf(ctx);
-    if (cmd.kind === 'read') {
-      const now = this.router.readNow(groupId, cmd, args, policy);
-      if (now !== undefined) return now;
-    }
+    const now = cmd.kind === 'read' ? this.router.readNow(groupId, cmd, args, policy)
+      : this.router.writeNow(groupId, slot, cmd, args, ctx.protocol, false, policy);
+    if (now !== undefined) return now;
     return this.router.route(groupId, slot, cmd, args, ctx.protocol, false, policy);
   }
 

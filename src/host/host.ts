@@ -252,14 +252,21 @@ export class Host {
    * with the op's result once the entry is committed and applied here.
    */
   propose(groupId: GroupId, op: Uint8Array): Promise<Outcome<unknown>> {
+    return new Promise((resolve) => this.proposeThen(groupId, op, resolve));
+  }
+
+  /**
+   * propose() with a callback instead of a promise (the write fast path, Router.writeNow):
+   * `done` is called exactly once, at once when the op cannot be proposed here, else from the
+   * apply. It must not throw.
+   */
+  proposeThen(groupId: GroupId, op: Uint8Array, done: (outcome: Outcome<unknown>) => void): void {
     const rt = this.groups.get(groupId);
-    if (!rt) return Promise.resolve({ kind: 'noGroup' });
-    if (this.stopped) return Promise.resolve({ kind: 'stopped' });
-    if (rt.role !== Role.Leader) return Promise.resolve({ kind: 'notLeader', leaderHint: rt.leader });
-    return new Promise((resolve) => {
-      rt.queued.push({ op, resolve });
-      this.kick();
-    });
+    if (!rt) return done({ kind: 'noGroup' });
+    if (this.stopped) return done({ kind: 'stopped' });
+    if (rt.role !== Role.Leader) return done({ kind: 'notLeader', leaderHint: rt.leader });
+    rt.queued.push({ op, resolve: done });
+    this.kick();
   }
 
   /**

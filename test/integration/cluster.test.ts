@@ -80,7 +80,23 @@ test('CLUSTER SLOTS lists each group\'s leader first, then its followers, with 4
   assert.match((await cluster.client(3).call('CLUSTER', 'MYSHARDID')) as string, /^[0-9a-f]{40}$/);
 });
 
-test('CLUSTER NODES, SHARDS and INFO follow Redis\'s formats', async () => {
+/**
+ * Runs `check` until it passes or `timeoutMs` ends (then its last failure is thrown): for views
+ * built from gossip, which lag the nodes' own state by up to a gossip period or two under load.
+ */
+async function eventually(check: () => Promise<void>, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await check();
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await sleep(100);
+    }
+  }
+}
+
+test('CLUSTER NODES, SHARDS and INFO follow Redis\'s formats', () => eventually(async () => {
   const c = cluster.client(1);
   const lead = await leaders();
   const nodes = ((await c.call('CLUSTER', 'NODES')) as string).trim().split('\n');
@@ -115,7 +131,7 @@ test('CLUSTER NODES, SHARDS and INFO follow Redis\'s formats', async () => {
   const info = (await c.call('CLUSTER', 'INFO')) as string;
   assert.match(info, /^cluster_enabled:1\r\ncluster_state:ok\r\ncluster_slots_assigned:16384\r\ncluster_slots_ok:16384\r\n/);
   assert.match(info, /cluster_known_nodes:3\r\n/);
-});
+}));
 
 test('CLUSTER KEYSLOT matches Redis, hash tags included; key counts per slot are local', async () => {
   const c = cluster.client(1);
