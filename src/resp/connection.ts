@@ -1,7 +1,7 @@
 /**
  * One client connection: decodes requests, dispatches them to the CommandHandler, and writes the
  * replies strictly in request order, coalescing every reply that is ready in one turn into one
- * socket write. Reading stops while too many replies are queued or the socket is backed up.
+ * socket write, made after the turn's reads (setImmediate). Reading stops while too many replies are queued or the socket is backed up.
  */
 import type { Socket } from 'node:net';
 import type { EnvLogger } from '../env/env.js';
@@ -141,6 +141,8 @@ export class Connection implements ClientContext {
   private queue: Slot[] = [];
   private head = 0;
   private flushScheduled = false;
+  /** When the data that scheduled the next flush arrived (-1: not known, read the clock). */
+  private flushAtMs = -1;
   /** No more requests are read (QUIT, protocol error, closeAfterReply); close once the queue drains. */
   private closing = false;
   private isClosed = false;
@@ -208,7 +210,9 @@ export class Connection implements ClientContext {
   /** One closure per connection, not one per scheduled flush. */
   private readonly scheduledFlush = (): void => {
     this.flushScheduled = false;
-    this.flush();
+    const at = this.flushAtMs;
+    this.flushAtMs = -1;
+    this.flush(at);
   };
 
   /**
@@ -257,7 +261,11 @@ export class Connection implements ClientContext {
         return;
       }
     }
-    this.flush(now);
+    // Replies go out once every client readable in this turn has been read, as Redis writes
+    // them in beforeSleep: one event-loop turn reads many sockets, then writes many
+    // (docs/decisions.md, "Reply flushing").
+    this.flushAtMs = now;
+    this.scheduleFlush();
   }
 
   private enqueue(reply: Reply): void {
