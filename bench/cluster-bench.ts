@@ -1,6 +1,7 @@
 /**
  * `npm run bench -- --cluster`: a local three-node raftis cluster (forwarding
- * mode, so that both kinds of client work against the same nodes), measured
+ * mode, so that both kinds of client work against the same nodes; leadership
+ * does not follow the load, so the plain client's forwarding stays measured), measured
  * with
  *  1. ioredis `Cluster` (reads CLUSTER SLOTS, sends each key to its group's
  *     leader) against a plain ioredis client on node 1 (requests for groups
@@ -94,7 +95,7 @@ export async function runClusterBench(): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'raftis-cbench-'));
   const procs: ChildProcess[] = [];
   try {
-    const plan = planLocalCluster({ nodes: 3, basePort: BASE_PORT, peerBasePort: BASE_PORT + 100, dataDir, extra: ['--log-level', 'warn', '--groups', String(groups)] });
+    const plan = planLocalCluster({ nodes: 3, basePort: BASE_PORT, peerBasePort: BASE_PORT + 100, dataDir, extra: ['--log-level', 'warn', '--groups', String(groups), '--follow-load', 'no'] });
     for (const n of plan.nodes) procs.push(spawn(process.execPath, [MAIN_JS, ...n.args], { stdio: ['ignore', 'ignore', 'inherit'] }));
     const ports = plan.nodes.map((n) => BASE_PORT + n.nodeId - 1);
     await waitBalanced(ports);

@@ -48,6 +48,8 @@ export interface NodeConfig {
   gossipMs: number;
   /** Time between automatic leader-balancing rounds; 0 turns balancing off. */
   balanceMs: number;
+  /** yes: leadership of a group moves to the node whose clients send most of its requests (docs/cluster.md). */
+  followLoad: 'yes' | 'no';
   /** How long a request waits for a leader or a commit before an error. */
   requestTimeoutMs: number;
   maxClients: number;
@@ -108,6 +110,7 @@ export const DEFAULTS: Omit<NodeConfig, 'nodeId' | 'members'> = {
   join: 'no',
   gossipMs: 200,
   balanceMs: 3000,
+  followLoad: 'yes',
   requestTimeoutMs: 5000,
   maxClients: 10000,
   protectedMode: 'yes',
@@ -152,6 +155,7 @@ const FIELDS: Record<keyof NodeConfig, FieldKind> = {
   join: { oneOf: ['no', 'yes'] },
   gossipMs: 'int',
   balanceMs: 'int',
+  followLoad: { oneOf: ['yes', 'no'] },
   requestTimeoutMs: 'int',
   maxClients: 'int',
   protectedMode: { oneOf: ['yes', 'no'] },

@@ -192,7 +192,7 @@ export async function createNode(env: Env, config: NodeConfig, options: NodeOpti
   const leaderLoad = new LeaderLoad();
   const balancer = new LeaderBalancer(env, {
     nodeId: config.nodeId,
-    load: leaderLoad,
+    load: config.followLoad === 'yes' ? leaderLoad : undefined,
     intervalMs: config.balanceMs,
     staysIn: (groupId, nodeId) => (placement.group(groupId)?.replicas.includes(nodeId) ?? false) && !placement.leaving.includes(nodeId),
   }, host, topology);

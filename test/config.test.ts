@@ -43,8 +43,10 @@ test('invalid values name their field', () => {
   assert.equal(fieldOf(() => loadConfig(['--node-id', '1', '--join', 'maybe'], {})), 'join');
   assert.equal(fieldOf(() => loadConfig(['--node-id', '1', '--gossip-ms', '0'], {})), 'gossipMs');
   assert.equal(fieldOf(() => loadConfig(['--node-id', '1', '--balance-ms', '-1'], {})), 'balanceMs');
-  const cfg = loadConfig(['--node-id', '1', '--redirect', 'moved', '--join', 'yes', '--balance-ms', '0'], {});
-  assert.deepEqual([cfg.redirect, cfg.join, cfg.balanceMs, cfg.gossipMs], ['moved', 'yes', 0, 200]);
+  assert.equal(fieldOf(() => loadConfig(['--node-id', '1', '--follow-load', 'sometimes'], {})), 'followLoad');
+  const cfg = loadConfig(['--node-id', '1', '--redirect', 'moved', '--join', 'yes', '--balance-ms', '0'], { RAFTIS_FOLLOW_LOAD: 'no' });
+  assert.deepEqual([cfg.redirect, cfg.join, cfg.balanceMs, cfg.gossipMs, cfg.followLoad], ['moved', 'yes', 0, 200, 'no']);
+  assert.equal(loadConfig(['--node-id', '1'], {}).followLoad, 'yes');
 });
 
 test('TLS and peer-auth options: Redis names, required files checked at load, secrets never echoed', () => {
