@@ -189,10 +189,11 @@ export async function createNode(env: Env, config: NodeConfig, options: NodeOpti
     gossipMs: config.gossipMs,
     failAfterMs: Math.max(1000, config.gossipMs * 5, config.electionTicks * config.tickMs * 2),
   }, host, placement, transport);
-  const leaderLoad = new LeaderLoad();
+  // Counted on the request path only when the balancer uses it.
+  const leaderLoad = config.followLoad === 'yes' ? new LeaderLoad() : undefined;
   const balancer = new LeaderBalancer(env, {
     nodeId: config.nodeId,
-    load: config.followLoad === 'yes' ? leaderLoad : undefined,
+    load: leaderLoad,
     intervalMs: config.balanceMs,
     staysIn: (groupId, nodeId) => (placement.group(groupId)?.replicas.includes(nodeId) ?? false) && !placement.leaving.includes(nodeId),
   }, host, topology);

@@ -64,6 +64,8 @@ export type RawReply = Extract<Reply, { kind: 'raw' }>;
 const FORWARD_COMMAND = 1;
 /** The request may have taken effect, but its result did not come back in time. */
 const OUTCOME_UNKNOWN = 'The request timed out';
+/** The host stopped (or no longer hosts the group) before the request ran. */
+const SHUTTING_DOWN = 'The node is shutting down';
 
 /**
  * Routes a keyed command to its group: served here when this node leads the
@@ -141,7 +143,7 @@ export class Router {
         done = true;
         timer.cancel();
         if (outcome.kind === 'ok') resolve(outcome.value as Reply);
-        else if (outcome.kind === 'stopped' || outcome.kind === 'noGroup') resolve(errClusterDownReason('The node is shutting down'));
+        else if (outcome.kind === 'stopped' || outcome.kind === 'noGroup') resolve(errClusterDownReason(SHUTTING_DOWN));
         // notLeader / lost / dropped: leadership moved under us; route() retries.
         else resolve(this.routeWithin(deadline, true, groupId, slot, cmd, args, proto, forwarded, policy));
       });
@@ -194,7 +196,7 @@ export class Router {
         const outcome = await this.withDeadline(this.runLocal(groupId, cmd, args, this.modeOf(policy)), deadline);
         if (outcome === null) return errClusterDownReason(OUTCOME_UNKNOWN);
         if (outcome.kind === 'ok') return outcome.value;
-        if (outcome.kind === 'stopped' || outcome.kind === 'noGroup') return errClusterDownReason('The node is shutting down');
+        if (outcome.kind === 'stopped' || outcome.kind === 'noGroup') return errClusterDownReason(SHUTTING_DOWN);
         // notLeader / lost / dropped: leadership moved under us; retry below.
       } else if (leader !== 0 && leader !== this.opts.nodeId && !forwarded) {
         // Node-internal commands (whole-keyspace scans, EXEC's entry) are always forwarded.

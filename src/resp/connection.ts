@@ -1,7 +1,8 @@
 /**
  * One client connection: decodes requests, dispatches them to the CommandHandler, and writes the
  * replies strictly in request order, coalescing every reply that is ready in one turn into one
- * socket write, made after the turn's reads (setImmediate). Reading stops while too many replies are queued or the socket is backed up.
+ * socket write, made after the turn's reads (setImmediate). Reading stops while too many replies
+ * are queued or the socket is backed up.
  */
 import type { Socket } from 'node:net';
 import type { EnvLogger } from '../env/env.js';
@@ -141,8 +142,6 @@ export class Connection implements ClientContext {
   private queue: Slot[] = [];
   private head = 0;
   private flushScheduled = false;
-  /** When the data that scheduled the next flush arrived (-1: not known, read the clock). */
-  private flushAtMs = -1;
   /** No more requests are read (QUIT, protocol error, closeAfterReply); close once the queue drains. */
   private closing = false;
   private isClosed = false;
@@ -210,9 +209,7 @@ export class Connection implements ClientContext {
   /** One closure per connection, not one per scheduled flush. */
   private readonly scheduledFlush = (): void => {
     this.flushScheduled = false;
-    const at = this.flushAtMs;
-    this.flushAtMs = -1;
-    this.flush(at);
+    this.flush();
   };
 
   /**
@@ -247,8 +244,7 @@ export class Connection implements ClientContext {
 
   private onData(chunk: Buffer): void {
     if (this.closing || this.isClosed) return;
-    const now = chunk.length > 0 ? this.nowMs() : -1;
-    if (now >= 0) this.lastInteractionMs = now;
+    if (chunk.length > 0) this.lastInteractionMs = this.nowMs();
     const err = this.decoder.feed(chunk, this.onCommand);
     if (err !== null) {
       if (err.kind === 'protocol') {
@@ -264,7 +260,6 @@ export class Connection implements ClientContext {
     // Replies go out once every client readable in this turn has been read, as Redis writes
     // them in beforeSleep: one event-loop turn reads many sockets, then writes many
     // (docs/decisions.md, "Reply flushing").
-    this.flushAtMs = now;
     this.scheduleFlush();
   }
 
@@ -334,7 +329,7 @@ export class Connection implements ClientContext {
    * Encodes every ready reply at the head of the queue into one write. `nowMs`: the time when
    * the caller read it in this same turn (onData), else -1 to read the clock.
    */
-  private flush(nowMs = -1): void {
+  private flush(): void {
     if (this.isClosed || this.socket.destroyed) return;
     const queue = this.queue;
     let i = this.head;
@@ -358,7 +353,7 @@ export class Connection implements ClientContext {
       }
       if (!this.socket.write(this.out.take())) this.waitingDrain = true;
       this.unflushedBytesEstimate = 0;
-      this.lastInteractionMs = nowMs >= 0 ? nowMs : this.nowMs();
+      this.lastInteractionMs = this.nowMs();
       if (this.outputLimitExceeded()) return;
     }
     if (this.closing && this.head === this.queue.length) {

@@ -1,4 +1,4 @@
-// The leader balancer's two rules on a stubbed cluster view: leadership follows the load (a
+// The leader balancer's two rules on a hand-built cluster view: leadership follows the load (a
 // follower that forwards most of a group's requests is handed the group), and count balancing
 // spreads groups without undoing a move that followed the load.
 import { test } from 'node:test';
