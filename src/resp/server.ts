@@ -120,7 +120,7 @@ export function createRespServer(opts: RespServerOptions): RespServer {
   /** Raw sockets of the TLS listener, handshaken or not: close() must end those that never became Connections. */
   const tlsSockets = new Set<Socket>();
   if (opts.port !== null) {
-    plain = createServer({ noDelay: true, allowHalfOpen: true }, onSocket);
+    plain = createServer({ noDelay: true, allowHalfOpen: true, pauseOnConnect: true }, onSocket);
     listeners.push(plain);
   }
   if (opts.tls !== undefined) {

@@ -162,7 +162,7 @@ export class PeerTransport implements Transport {
   /** Starts listening for peers; resolves with the bound port. */
   listen(): Promise<number> {
     assert(this.server === null, 'transport: listen called twice');
-    const server = this.tls === null ? net.createServer((socket) => this.accept(socket)) : this.createTlsServer(this.tls);
+    const server = this.tls === null ? net.createServer({ pauseOnConnect: true }, (socket) => this.accept(socket)) : this.createTlsServer(this.tls);
     this.server = server;
     return new Promise((resolve, reject) => {
       server.once('error', reject);
