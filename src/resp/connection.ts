@@ -139,9 +139,11 @@ export class Connection implements ClientContext {
   private readonly out = new ReplyBuffer();
   private readonly pendingRepliesMax: number;
   private readonly outputBytesHighWater: number;
-  // Invariant: queue[head..] are the requests whose replies are not yet encoded, in request order.
+  // Invariant: queue[head..] are the requests whose replies are not yet encoded, in request order;
+  // the `encodedReplies` replies in `out` (encoded, not yet written) come before all of them.
   private queue: Slot[] = [];
   private head = 0;
+  private encodedReplies = 0;
   private flushScheduled = false;
   /** No more requests are read (QUIT, protocol error, closeAfterReply); close once the queue drains. */
   private closing = false;
@@ -193,7 +195,7 @@ export class Connection implements ClientContext {
 
   /** Replies queued but not yet written to the socket. */
   get pendingReplies(): number {
-    return this.queue.length - this.head;
+    return this.queue.length - this.head + this.encodedReplies;
   }
 
   closeAfterReply(): void {
@@ -267,7 +269,13 @@ export class Connection implements ClientContext {
   }
 
   private enqueue(reply: Reply): void {
-    this.queue.push({ reply, proto: this.protocol });
+    // With no reply waiting ahead of it, a reply is encoded at once: no slot to allocate.
+    if (this.head === this.queue.length) {
+      this.out.add(reply, this.protocol);
+      this.encodedReplies++;
+    } else {
+      this.queue.push({ reply, proto: this.protocol });
+    }
     if (reply.kind === 'bulk' && reply.value !== null) this.unflushedBytesEstimate += reply.value.length;
   }
 
@@ -342,9 +350,9 @@ export class Connection implements ClientContext {
       this.out.add(slot.reply, slot.proto);
       i++;
     }
-    if (i !== this.head) {
+    if (i !== this.head || this.encodedReplies > 0) {
       if (i === queue.length) {
-        this.queue = [];
+        queue.length = 0;
         this.head = 0;
       } else {
         this.head = i;
@@ -355,6 +363,7 @@ export class Connection implements ClientContext {
         }
       }
       if (!this.socket.write(this.out.take())) this.waitingDrain = true;
+      this.encodedReplies = 0;
       this.unflushedBytesEstimate = 0;
       this.lastInteractionMs = this.nowMs();
       if (this.outputLimitExceeded()) return;
@@ -425,6 +434,7 @@ export class Connection implements ClientContext {
     // Pending promises still resolve into their slots; flush() ignores them now.
     this.queue = [];
     this.head = 0;
+    this.encodedReplies = 0;
     this.opts.onClose?.(this);
   }
 }
