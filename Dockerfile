@@ -26,4 +26,4 @@ COPY --from=build /app/dist ./dist
 VOLUME ["/data"]
 # Client (RESP) port and peer (Raft) port, as in config/node.example.json.
 EXPOSE 7001 17001
-ENTRYPOINT ["node", "dist/src/main.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=64", "dist/src/main.js"]

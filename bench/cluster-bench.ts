@@ -17,7 +17,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cluster, Redis } from 'ioredis';
-import { MAIN_JS, planLocalCluster } from '../src/launcher.js';
+import { MAIN_JS, NODE_FLAGS, planLocalCluster } from '../src/launcher.js';
 import { arg } from './common.js';
 
 const seconds = Number(arg('seconds', '5'));
@@ -96,7 +96,7 @@ export async function runClusterBench(): Promise<void> {
   const procs: ChildProcess[] = [];
   try {
     const plan = planLocalCluster({ nodes: 3, basePort: BASE_PORT, peerBasePort: BASE_PORT + 100, dataDir, extra: ['--log-level', 'warn', '--groups', String(groups), '--follow-load', 'no'] });
-    for (const n of plan.nodes) procs.push(spawn(process.execPath, [MAIN_JS, ...n.args], { stdio: ['ignore', 'ignore', 'inherit'] }));
+    for (const n of plan.nodes) procs.push(spawn(process.execPath, [...NODE_FLAGS, MAIN_JS, ...n.args], { stdio: ['ignore', 'ignore', 'inherit'] }));
     const ports = plan.nodes.map((n) => BASE_PORT + n.nodeId - 1);
     await waitBalanced(ports);
     const cluster = new Cluster([{ host: '127.0.0.1', port: ports[0] }]);

@@ -27,7 +27,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { MAIN_JS, planLocalCluster } from '../src/launcher.js';
+import { MAIN_JS, NODE_FLAGS, planLocalCluster } from '../src/launcher.js';
 import { runClusterBench } from './cluster-bench.js';
 import { arg, redisBenchmark, sleep, waitReady, type Result } from './common.js';
 
@@ -124,7 +124,7 @@ async function main(): Promise<void> {
     const plan = planLocalCluster({ nodes: 3, basePort: BASE_PORT, peerBasePort: BASE_PORT + 100, dataDir, extra: ['--log-level', 'warn'] });
     const nodePids: number[] = [];
     for (const n of plan.nodes) {
-      const child = spawn(process.execPath, [...nodeFlags, MAIN_JS, ...n.args], { stdio: ['ignore', 'ignore', 'inherit'] });
+      const child = spawn(process.execPath, [...NODE_FLAGS, ...nodeFlags, MAIN_JS, ...n.args], { stdio: ['ignore', 'ignore', 'inherit'] });
       procs.push(child);
       nodePids.push(child.pid!);
     }

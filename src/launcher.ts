@@ -36,6 +36,14 @@ export function planLocalCluster(opts: { nodes: number; basePort: number; peerBa
 
 export const MAIN_JS = join(dirname(fileURLToPath(import.meta.url)), 'main.js');
 
+/**
+ * V8 flags every node process runs with (`node ${NODE_FLAGS} dist/src/main.js`): a larger young
+ * generation, so that the short-lived objects of each request die in it instead of being
+ * promoted and marked by full collections (docs/decisions.md, "A larger young generation").
+ * The Dockerfile's ENTRYPOINT carries the same flags (test/docker.test.ts checks it).
+ */
+export const NODE_FLAGS: readonly string[] = ['--max-semi-space-size=64'];
+
 function parseArgs(argv: string[]): { nodes: number; basePort: number; dataDir: string; extra: string[] } {
   const out = { nodes: 3, basePort: 7001, dataDir: './data', extra: [] as string[] };
   for (let i = 0; i < argv.length; i++) {
@@ -54,7 +62,7 @@ function run(): void {
   const children: ChildProcess[] = [];
   let stopping = false;
   for (const n of plan.nodes) {
-    const child = spawn(process.execPath, [MAIN_JS, ...n.args], { stdio: ['ignore', 'inherit', 'inherit'] });
+    const child = spawn(process.execPath, [...NODE_FLAGS, MAIN_JS, ...n.args], { stdio: ['ignore', 'inherit', 'inherit'] });
     child.on('exit', (code, signal) => {
       if (!stopping) process.stderr.write(`launcher: node ${n.nodeId} exited (code ${code}, signal ${signal})\n`);
       if (children.every((c) => c.exitCode !== null || c.signalCode !== null)) process.exit(stopping ? 0 : 1);

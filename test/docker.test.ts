@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { DEFAULTS } from '../src/config.js';
+import { NODE_FLAGS } from '../src/launcher.js';
 
 const dockerfile = readFileSync('Dockerfile', 'utf8');
 const ci = readFileSync('.ci/run', 'utf8');
@@ -29,5 +30,5 @@ test('exposed ports match the default client and peer ports', () => {
   assert.match(dockerfile, new RegExp(`RAFTIS_PORT=${DEFAULTS.port}\\b`));
   assert.match(dockerfile, new RegExp(`RAFTIS_PEER_PORT=${DEFAULTS.peerPort}\\b`));
   const entry = /^ENTRYPOINT\s+(.+)$/m.exec(dockerfile)![1];
-  assert.deepEqual(JSON.parse(entry), ['node', 'dist/src/main.js']);
+  assert.deepEqual(JSON.parse(entry), ['node', ...NODE_FLAGS, 'dist/src/main.js'], 'the image runs a node with the same V8 flags as npm start');
 });

@@ -16,7 +16,7 @@ import { connect as tlsConnect } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { MAIN_JS, planLocalCluster } from '../../src/launcher.js';
+import { MAIN_JS, NODE_FLAGS, planLocalCluster } from '../../src/launcher.js';
 import { makeTestCerts, type TestCerts } from '../transport/tls-certs.js';
 
 export interface ClusterOptions {
@@ -125,7 +125,7 @@ export class TestCluster {
 
   startNode(nodeId: number): void {
     const log = createWriteStream(join(this.dataDir, `node-${nodeId}.log`), { flags: 'a' });
-    const child = spawn(process.execPath, [MAIN_JS, ...this.args.get(nodeId)!], { stdio: ['ignore', 'pipe', 'pipe'], env: this.nodeEnv() });
+    const child = spawn(process.execPath, [...NODE_FLAGS, MAIN_JS, ...this.args.get(nodeId)!], { stdio: ['ignore', 'pipe', 'pipe'], env: this.nodeEnv() });
     child.stdout!.pipe(log);
     child.stderr!.pipe(log);
     this.procs.set(nodeId, child);
