@@ -49,22 +49,27 @@ const warmupRequests = Number(arg('warmup', '100000'));
 const nodeFlags = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
 
 /**
- * CPU time (user + system, ms) the raftis node processes have used so far, from
- * /proc (Linux; 0 elsewhere). CPU per request is what a shared, noisy machine
- * distorts least: throughput swings with other load, CPU per op much less.
+ * CPU time (user + system, ms) each raftis node process has used so far, from /proc (Linux;
+ * zeros elsewhere). CPU per request is what a shared, noisy machine distorts least: throughput
+ * swings with other load, CPU per op much less.
  */
-function cpuMs(pids: number[]): number {
-  let ticks = 0;
-  for (const pid of pids) {
+function cpuMsEach(pids: number[]): number[] {
+  return pids.map((pid) => {
     try {
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
       const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(f[11]) + Number(f[12]);
+      return (Number(f[11]) + Number(f[12])) * 10; // USER_HZ is 100 on Linux
     } catch {
       return 0;
     }
-  }
-  return ticks * 10; // USER_HZ is 100 on Linux
+  });
+}
+
+/** "total (node 1 / node 2 / node 3)" CPU µs per request between two cpuMsEach readings. */
+function cpuPerOp(before: number[], after: number[], requests: number): string {
+  const each = after.map((ms, i) => (ms - before[i]!) * 1000 / requests);
+  const total = each.reduce((a, b) => a + b, 0);
+  return `${Math.round(total)} (${each.map((us) => Math.round(us)).join(' / ')})`;
 }
 
 function bench(port: number, test: string, pipeline: number, requests: number): Result {
@@ -159,7 +164,7 @@ async function main(): Promise<void> {
         const n = pipeline === 1 ? requestsP1 : requestsP1 * 4;
         const redis = bench(REDIS_PORT, test, pipeline, n);
         let raftis: Result;
-        const cpuBefore = cpuMs(nodePids);
+        const cpuBefore = cpuMsEach(nodePids);
         try {
           raftis = bench(raftisPort, test, pipeline, n);
         } catch (err) {
@@ -168,16 +173,16 @@ async function main(): Promise<void> {
           process.stderr.write(`${rows[rows.length - 1]}\n`);
           continue;
         }
-        const cpuUsPerOp = (cpuMs(nodePids) - cpuBefore) * 1000 / n;
+        const cpu = cpuPerOp(cpuBefore, cpuMsEach(nodePids), n);
         const label = test === 'mset' ? 'MSET (10 keys, one hash tag)' : test.toUpperCase();
         rows.push(`| ${label} -P${pipeline} | ${Math.round(redis.rps).toLocaleString('en-US')} | ${redis.p50.toFixed(2)} / ${redis.p99.toFixed(2)} | ` +
-          `${Math.round(raftis.rps).toLocaleString('en-US')} | ${raftis.p50.toFixed(2)} / ${raftis.p99.toFixed(2)} | ${(raftis.rps / redis.rps).toFixed(2)} | ${Math.round(cpuUsPerOp)} |`);
+          `${Math.round(raftis.rps).toLocaleString('en-US')} | ${raftis.p50.toFixed(2)} / ${raftis.p99.toFixed(2)} | ${(raftis.rps / redis.rps).toFixed(2)} | ${cpu} |`);
         process.stderr.write(`${rows[rows.length - 1]}\n`);
       }
     }
     console.log(`\nredis-benchmark -c 50 -d 100 -r 100000 (raftis: 3 nodes, client on node ${targetNode}; Redis: one node, no persistence)`);
     console.log(`raftis ${leadersLine}\n`);
-    console.log('| test | Redis ops/s | Redis p50 / p99 ms | raftis ops/s | raftis p50 / p99 ms | raftis/Redis | raftis CPU µs/op (3 nodes) |');
+    console.log('| test | Redis ops/s | Redis p50 / p99 ms | raftis ops/s | raftis p50 / p99 ms | raftis/Redis | raftis CPU µs/op: all (node 1 / 2 / 3) |');
     console.log('| --- | --- | --- | --- | --- | --- | --- |');
     for (const r of rows) console.log(r);
   } finally {
