@@ -221,6 +221,53 @@ class RecordCache {
   }
 }
 
+/**
+ * Hash fields by the keyId of their LevelDB key (which carries the group's generation): values
+ * read from LevelDB, and every field write staged since, absent fields as null. Without it each
+ * HSET read LevelDB on the main thread twice per field (once for the reply, once for the size
+ * accounting) on every replica, and each HGET once (docs/decisions.md, "Hash field cache").
+ * Every change of a field passes through `stage()`, which writes it here, so an entry is never
+ * behind LevelDB and the staged batches. Bounded in bytes; the oldest entries go first.
+ */
+class FieldCache {
+  private readonly map = new Map<string, Uint8Array | null>();
+  private bytes = 0;
+
+  constructor(private readonly bytesMax: number) {}
+
+  /** The field's value, null when it is known absent, undefined when not held. */
+  get(id: string): Uint8Array | null | undefined {
+    return this.map.get(id);
+  }
+
+  set(id: string, value: Uint8Array | null): void {
+    if (this.bytesMax <= 0) return;
+    if (this.map.has(id)) {
+      this.bytes -= FieldCache.bytesOf(id, this.map.get(id)!);
+      this.map.delete(id);
+    }
+    this.map.set(id, value);
+    this.bytes += FieldCache.bytesOf(id, value);
+    if (this.bytes <= this.bytesMax) return;
+    const target = this.bytesMax - Math.floor(this.bytesMax * CACHE_EVICT_SLACK);
+    for (const [k, v] of this.map) {
+      if (this.bytes <= target) break;
+      this.map.delete(k);
+      this.bytes -= FieldCache.bytesOf(k, v);
+    }
+  }
+
+  /** Forgets everything (a group's generation changed). */
+  clear(): void {
+    this.map.clear();
+    this.bytes = 0;
+  }
+
+  private static bytesOf(id: string, value: Uint8Array | null): number {
+    return id.length + (value?.byteLength ?? 0) + CACHE_ENTRY_OVERHEAD_BYTES;
+  }
+}
+
 /** A record staged but not yet known written to LevelDB; `seq` is the batch that staged it. */
 interface Dirty<T> {
   value: T | null;
@@ -263,6 +310,7 @@ export class LevelStateMachineStore implements StateMachineStore {
   // (these maps answer reads) and written to LevelDB later, coalesced with other batches.
   /** Hash fields staged and not yet written, by the LevelDB key's keyId. */
   private readonly dirtyFields = new Map<string, Dirty<Buffer>>();
+  private readonly fieldCache: FieldCache;
   /** LevelDB operations of the staged batches, in order, not yet handed to LevelDB. */
   private pendingOps: EngineOp[] = [];
   /** Field ids the pending operations touch. */
@@ -291,6 +339,8 @@ export class LevelStateMachineStore implements StateMachineStore {
   constructor(readonly location: string, opts: LevelStateMachineStoreOptions = {}) {
     this.engine = new LevelEngine(location);
     this.cache = new RecordCache(opts.cacheBytesMax ?? CACHE_BYTES_MAX_DEFAULT);
+    // Hash fields have a bound of their own, half that of key records (0 turns both off).
+    this.fieldCache = new FieldCache(Math.floor((opts.cacheBytesMax ?? CACHE_BYTES_MAX_DEFAULT) / 2));
     this.timers = opts.timers;
     this.writeDelayMs = opts.timers ? (opts.writeDelayMs ?? WRITE_DELAY_MS_DEFAULT) : 0;
     this.writeOpsMin = opts.writeOpsMin ?? WRITE_OPS_MIN_DEFAULT;
@@ -349,11 +399,17 @@ export class LevelStateMachineStore implements StateMachineStore {
 
   getFieldSync(groupId: GroupId, key: Uint8Array, field: Uint8Array): Uint8Array | undefined {
     const k = concat(this.prefix(groupId), fieldSuffix(key, field));
+    const id = keyId(k);
     if (this.dirtyFields.size > 0) {
-      const d = this.dirtyFields.get(keyId(k));
+      const d = this.dirtyFields.get(id);
       if (d !== undefined) return d.value ?? undefined;
     }
-    return this.engine.getSync(k);
+    const cached = this.fieldCache.get(id);
+    if (cached !== undefined) return cached ?? undefined;
+    // Not staged, so LevelDB (even with a write in flight) holds the field's latest value.
+    const v = this.engine.getSync(k);
+    this.fieldCache.set(id, v ?? null);
+    return v;
   }
 
   async *fields(groupId: GroupId, key: Uint8Array): AsyncIterable<[Uint8Array, Uint8Array]> {
@@ -537,7 +593,9 @@ export class LevelStateMachineStore implements StateMachineStore {
       // Hash fields: TAG_DATA | groupId u32 | generation u32 | KIND_FIELD | ...
       if (op.key[9] !== KIND_FIELD || op.key[0] !== TAG_DATA) continue;
       const id = keyId(op.key);
-      this.dirtyFields.set(id, { value: op.type === 'put' ? op.value : null, seq });
+      const value = op.type === 'put' ? op.value : null;
+      this.dirtyFields.set(id, { value, seq });
+      this.fieldCache.set(id, value);
       this.pendingFieldIds.push(id);
     }
     // In batch order, so the last write of a key wins, as in LevelDB.
@@ -649,6 +707,7 @@ export class LevelStateMachineStore implements StateMachineStore {
     ]);
     this.metas.delete(groupId);
     this.cache.dropGroup(groupId);
+    this.fieldCache.clear();
     await this.dropGeneration(groupId, m.generation);
   }
 
@@ -751,6 +810,7 @@ export class LevelStateMachineStore implements StateMachineStore {
     await this.engine.write(flip);
     this.metas.set(groupId, next);
     this.cache.dropGroup(groupId);
+    this.fieldCache.clear();
     this.uncached.add(groupId);
     if (old) await this.dropGeneration(groupId, old.generation);
   }

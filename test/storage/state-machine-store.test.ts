@@ -81,3 +81,50 @@ test('values, hash fields, scans, applied index and group deletion (LevelDB, the
   }
   await exercise(new MemoryStateMachineStore());
 });
+
+test('hash fields are read from LevelDB once, then from the field cache, which follows every write', async () => {
+  const dir = tempDir('sm-field-cache');
+  try {
+    const store = new LevelStateMachineStore(dir.path);
+    await store.open();
+    // Count LevelDB point reads (the engine is the store's own; this is the only way to see them).
+    const engine = (store as unknown as { engine: { getSync(k: Uint8Array): Uint8Array | undefined } }).engine;
+    const realGet = engine.getSync.bind(engine);
+    let reads = 0;
+    engine.getSync = (k) => { reads++; return realGet(k); };
+    const hash = { type: ValueType.Hash, value: new Uint8Array(0), expireAtMs: 0, revision: 1 };
+    await store.batch().put(1, b('h'), hash).putField(1, b('h'), b('f'), b('v1')).setApplied(1, 1).write();
+    await store.flush();
+    reads = 0;
+    assert.equal(str(store.getFieldSync(1, b('h'), b('f'))), 'v1');
+    assert.equal(reads, 0, 'a field staged since open is held');
+    assert.equal(store.getFieldSync(1, b('h'), b('absent')), undefined);
+    assert.equal(store.getFieldSync(1, b('h'), b('absent')), undefined);
+    assert.equal(reads, 1, 'an absent field is read once, then held as absent');
+    // A restart starts cold: one read each, then none.
+    await store.close();
+    const again = new LevelStateMachineStore(dir.path);
+    await again.open();
+    const engine2 = (again as unknown as { engine: { getSync(k: Uint8Array): Uint8Array | undefined } }).engine;
+    const realGet2 = engine2.getSync.bind(engine2);
+    reads = 0;
+    engine2.getSync = (k) => { reads++; return realGet2(k); };
+    for (let i = 0; i < 3; i++) {
+      assert.equal(str(again.getFieldSync(1, b('h'), b('f'))), 'v1');
+      assert.equal(again.getFieldSync(1, b('h'), b('absent')), undefined);
+    }
+    assert.equal(reads, 2, 'one LevelDB read per field, the rest from the cache');
+    // Writes, once written, are read back from the cache too; deleting the hash drops its fields.
+    await again.batch().putField(1, b('h'), b('f'), b('v2')).putField(1, b('h'), b('absent'), b('now here')).setApplied(1, 2).write();
+    await again.flush();
+    assert.equal(str(again.getFieldSync(1, b('h'), b('f'))), 'v2');
+    assert.equal(str(again.getFieldSync(1, b('h'), b('absent'))), 'now here');
+    await again.batch().del(1, b('h')).setApplied(1, 3).write();
+    await again.flush();
+    assert.equal(again.getFieldSync(1, b('h'), b('f')), undefined);
+    assert.equal(again.getFieldSync(1, b('h'), b('absent')), undefined);
+    await again.close();
+  } finally {
+    dir.cleanup();
+  }
+});
