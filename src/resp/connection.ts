@@ -337,8 +337,8 @@ export class Connection implements ClientContext {
   }
 
   /**
-   * Encodes every ready reply at the head of the queue into one write. `nowMs`: the time when
-   * the caller read it in this same turn (onData), else -1 to read the clock.
+   * Writes, in one socket write, the replies already encoded (those that had nothing waiting
+   * ahead of them) and every ready reply at the head of the queue, encoded now.
    */
   private flush(): void {
     if (this.isClosed || this.socket.destroyed) return;
