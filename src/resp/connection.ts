@@ -5,7 +5,7 @@
  * are queued or the socket is backed up.
  */
 import type { Socket } from 'node:net';
-import { readThroughSharedBuffer } from '../transport/socket-read.js';
+import { readChunks } from '../transport/socket-read.js';
 import type { EnvLogger } from '../env/env.js';
 import { createRequestDecoder, DEFAULT_DECODER_LIMITS, type DecoderLimits, type RequestDecoder } from './decoder.js';
 import { ok, ReplyBuffer, type ProtocolVersion, type Reply } from './encoder.js';
@@ -173,9 +173,7 @@ export class Connection implements ClientContext {
     this.laddr = `${socket.localAddress ?? '?'}:${socket.localPort ?? 0}`;
     this.log = opts.logger.child({ client: id, addr: this.addr });
     socket.setNoDelay(true);
-    if (!readThroughSharedBuffer(socket, (chunk) => this.onData(chunk))) socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    // The listener accepts sockets paused (pauseOnConnect) so that reading starts only now.
-    socket.resume();
+    readChunks(socket, (chunk) => this.onData(chunk));
     socket.on('drain', () => {
       this.waitingDrain = false;
       this.maybeResume();

@@ -12,7 +12,7 @@ import type { EnvLogger, Timers, TimerHandle } from '../env/env.js';
 import { decodeMessages } from '../raft/codec.js';
 import type { Message, NodeId } from '../raft/types.js';
 import { FRAME_HEADER_BYTES, FrameDecoder, FrameKind, writeFrame, writeFramedCoalesced, type Frame } from './frame.js';
-import { readThroughSharedBuffer } from './socket-read.js';
+import { readChunks } from './socket-read.js';
 import type { PeerTransportStats } from './stats.js';
 import { macMatches, newNonce, peerMac, type AuthTranscript } from './peer-auth.js';
 import {
@@ -73,8 +73,7 @@ export class InboundConnection {
       this.timer = null;
       if (this.peer === 0 && !socket.destroyed) this.refuse('handshake timeout', {});
     });
-    if (!readThroughSharedBuffer(socket, (chunk) => this.onData(chunk))) socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.resume(); // accepted paused (pauseOnConnect), so that no read precedes the line above
+    readChunks(socket, (chunk) => this.onData(chunk));
     socket.on('error', (err) => ctx.log.debug({ peer: this.peer, err: err.message }, 'inbound connection error'));
     socket.on('close', () => {
       this.timer?.cancel();

@@ -15,7 +15,7 @@ import type { SeededRandom } from '../env/random.js';
 import type { Message, NodeId } from '../raft/types.js';
 import { FRAME_HEADER_BYTES, FrameDecoder, FrameKind, writeFrame, writeFramedCoalesced } from './frame.js';
 import { macMatches, newNonce, peerMac, type AuthTranscript } from './peer-auth.js';
-import { readThroughSharedBuffer } from './socket-read.js';
+import { readChunks } from './socket-read.js';
 import type { PeerTransportStats } from './stats.js';
 import type { TlsCredentials } from './tls.js';
 import { TransportError } from './transport.js';
@@ -214,7 +214,7 @@ export class PeerLink {
       this.connected = true;
       this.stateValue = 'open';
     });
-    if (!readThroughSharedBuffer(socket, (chunk) => this.onData(socket, chunk))) socket.on('data', (chunk: Buffer) => this.onData(socket, chunk));
+    readChunks(socket, (chunk) => this.onData(socket, chunk));
     socket.on('error', (err: NodeJS.ErrnoException) => {
       if (material !== null && !this.connected && !NETWORK_ERRORS.has(err.code ?? '')) {
         // The TLS handshake failed: the peer's certificate is not from our CA, or it refused ours.

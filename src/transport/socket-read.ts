@@ -50,3 +50,13 @@ export function readThroughSharedBuffer(socket: Socket, onChunk: (chunk: Buffer)
   socket.read(0);
   return true;
 }
+
+/**
+ * Hands every read of `socket` to `onChunk`, through the shared buffer where it can be switched
+ * on, else through 'data' events, and starts reading (a socket accepted with pauseOnConnect
+ * included).
+ */
+export function readChunks(socket: Socket, onChunk: (chunk: Buffer) => void): void {
+  if (!readThroughSharedBuffer(socket, onChunk)) socket.on('data', onChunk);
+  socket.resume();
+}

@@ -4,7 +4,7 @@
 // the leaders where they are.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { TestCluster } from './harness.js';
+import { TestCluster, writeUntil } from './harness.js';
 
 const GROUPS = 4;
 const FLAGS = ['--groups', String(GROUPS), '--balance-ms', '300', '--gossip-ms', '100'];
@@ -47,17 +47,7 @@ async function writeThrough2(cluster: TestCluster, done: () => Promise<boolean>)
   const c = cluster.client(2);
   const acked = new Map<string, string>();
   let stop = false;
-  const loops = Array.from({ length: 8 }, async (_, w) => {
-    for (let i = 0; !stop; i++) {
-      const k = `fl:${w}:${i}`;
-      try {
-        await c.set(k, String(i));
-        acked.set(k, String(i));
-      } catch {
-        await sleep(20); // indeterminate, not acknowledged
-      }
-    }
-  });
+  const loops = Array.from({ length: 8 }, (_, w) => writeUntil(c, `fl:${w}:`, acked, () => stop));
   try {
     while (!(await done())) await sleep(100);
   } finally {

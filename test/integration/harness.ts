@@ -223,3 +223,19 @@ export class TestCluster {
     }
   }
 }
+
+/**
+ * SETs `${prefix}${i}` to `i` for i = 0, 1, ... through `client` until `stopped()`. Acknowledged
+ * writes go into `acked`; an error is indeterminate, not an acknowledgement, and is not retried.
+ */
+export async function writeUntil(client: Redis, prefix: string, acked: Map<string, string>, stopped: () => boolean): Promise<void> {
+  for (let i = 0; !stopped(); i++) {
+    const k = `${prefix}${i}`;
+    try {
+      await client.set(k, String(i));
+      acked.set(k, String(i));
+    } catch {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+}

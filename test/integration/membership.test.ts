@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { TestCluster } from './harness.js';
+import { TestCluster, writeUntil } from './harness.js';
 
 const ADMIN_CLI = fileURLToPath(new URL('../../src/admin/cli.js', import.meta.url));
 /** Runs the packaged admin CLI against node 1 (asynchronously: the writers keep running meanwhile). */
@@ -81,19 +81,7 @@ let stop = false;
 let loads: Promise<void>[] = [];
 
 function startWriters(): void {
-  const writer = async (nodeId: number) => {
-    const c = cluster.client(nodeId);
-    for (let i = 0; !stop; i++) {
-      const k = `m:${nodeId}:${i}`;
-      try {
-        await c.set(k, String(i));
-        acked.set(k, String(i));
-      } catch {
-        await sleep(20); // an error is indeterminate, not an acknowledgement
-      }
-    }
-  };
-  loads = [writer(1), writer(2)];
+  loads = [1, 2].map((nodeId) => writeUntil(cluster.client(nodeId), `m:${nodeId}:`, acked, () => stop));
 }
 
 test('a fourth node joins under write load, catches up by snapshot and gets replicas and leadership', async () => {
