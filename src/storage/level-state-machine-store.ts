@@ -25,8 +25,9 @@ const INSTALL_BATCH_BYTES = 1024 * 1024;
 
 type BatchOp =
   // `stored`: the record as the cache keeps it, a view into its encoded LevelDB value (set by engineOps).
-  | { op: 'put'; groupId: GroupId; key: Uint8Array; value: StoredValue; existed: boolean; stored: StoredValue | undefined; id: string | undefined }
-  | { op: 'del'; groupId: GroupId; key: Uint8Array; id: string | undefined }
+  // `rec`: the key's cache record as the batch was built (RecordHint), to stage into without a lookup.
+  | { op: 'put'; groupId: GroupId; key: Uint8Array; value: StoredValue; existed: boolean; stored: StoredValue | undefined; id: string | undefined; rec: CachedRecord | undefined }
+  | { op: 'del'; groupId: GroupId; key: Uint8Array; id: string | undefined; rec: CachedRecord | undefined }
   | { op: 'putField'; groupId: GroupId; key: Uint8Array; field: Uint8Array; value: Uint8Array }
   | { op: 'delField'; groupId: GroupId; key: Uint8Array; field: Uint8Array }
   | { op: 'putTomb'; groupId: GroupId; key: Uint8Array; revision: number }
@@ -34,18 +35,21 @@ type BatchOp =
   | { op: 'floor'; groupId: GroupId; revision: number }
   | { op: 'applied'; groupId: GroupId; index: number };
 
+/** The cache record of a key, if the store's last read found it (else undefined). */
+type RecordHint = (groupId: GroupId, id: string) => CachedRecord | undefined;
+
 class LevelBatch implements StateMachineBatch {
   readonly ops: BatchOp[] = [];
-  constructor(private readonly commit: (ops: BatchOp[]) => Promise<void>) {}
+  constructor(private readonly commit: (ops: BatchOp[]) => Promise<void>, private readonly hint: RecordHint) {}
   get length(): number {
     return this.ops.length;
   }
   put(groupId: GroupId, key: Uint8Array, value: StoredValue, existed = false, id?: string): this {
-    this.ops.push({ op: 'put', groupId, key, value, existed, stored: undefined, id });
+    this.ops.push({ op: 'put', groupId, key, value, existed, stored: undefined, id, rec: id === undefined ? undefined : this.hint(groupId, id) });
     return this;
   }
   del(groupId: GroupId, key: Uint8Array, id?: string): this {
-    this.ops.push({ op: 'del', groupId, key, id });
+    this.ops.push({ op: 'del', groupId, key, id, rec: id === undefined ? undefined : this.hint(groupId, id) });
     return this;
   }
   putField(groupId: GroupId, key: Uint8Array, field: Uint8Array, value: Uint8Array): this {
@@ -130,6 +134,8 @@ interface CachedRecord {
   bytes: number;
   /** The staged batch that wrote it (dirty while above the last written batch), 0 if read from LevelDB. */
   seq: number;
+  /** False once it left its group's map (evicted, group dropped): a RecordHint to it is stale. */
+  live: boolean;
 }
 
 /** Eviction frees this much below the bound at once, so that it does not run on every write. */
@@ -167,25 +173,27 @@ class RecordCache {
   }
 
   /** A record read from LevelDB (the key was not in the map). */
-  fill(groupId: GroupId, id: string, value: StoredValue | null, writtenSeq: number): void {
-    if (this.bytesMax <= 0) return;
+  fill(groupId: GroupId, id: string, value: StoredValue | null, writtenSeq: number): CachedRecord | undefined {
+    if (this.bytesMax <= 0) return undefined;
     const bytes = RecordCache.bytesOf(id, value);
-    this.group(groupId).set(id, { value, bytes, seq: 0 });
+    const rec: CachedRecord = { value, bytes, seq: 0, live: true };
+    this.group(groupId).set(id, rec);
     this.bytes += bytes;
     if (this.bytes > this.bytesMax) this.evict(writtenSeq);
+    return rec;
   }
 
   /**
    * A record staged by batch `seq`: read from here until that batch is written, and cached
    * after. A key already held is updated in place and keeps its place in the eviction order.
+   * `rec`: the key's record when the caller has it (a map lookup less), used while still live.
    */
-  stage(groupId: GroupId, id: string, value: StoredValue | null, seq: number): void {
+  stage(groupId: GroupId, id: string, value: StoredValue | null, seq: number, rec?: CachedRecord): void {
     const bytes = RecordCache.bytesOf(id, value);
     this.bytes += bytes;
-    const g = this.group(groupId);
-    const old = g.get(id);
+    const old = rec !== undefined && rec.live ? rec : this.group(groupId).get(id);
     if (old === undefined) {
-      g.set(id, { value, bytes, seq });
+      this.group(groupId).set(id, { value, bytes, seq, live: true });
       return;
     }
     this.bytes -= old.bytes;
@@ -205,6 +213,7 @@ class RecordCache {
         if (this.bytes <= target) break;
         if (e.seq > writtenSeq) continue;
         g.delete(k);
+        e.live = false;
         this.bytes -= e.bytes;
         this.lossy = true;
       }
@@ -216,7 +225,10 @@ class RecordCache {
   dropGroup(groupId: GroupId): void {
     const g = this.groups.get(groupId);
     if (g === undefined) return;
-    for (const e of g.values()) this.bytes -= e.bytes;
+    for (const e of g.values()) {
+      this.bytes -= e.bytes;
+      e.live = false;
+    }
     this.groups.delete(groupId);
   }
 }
@@ -388,14 +400,36 @@ export class LevelStateMachineStore implements StateMachineStore {
   /** `id`: keyId(key), when the caller has it already. */
   getSync(groupId: GroupId, key: Uint8Array, id = keyId(key)): StoredValue | undefined {
     const cached = this.cache.get(groupId, id);
-    if (cached !== undefined) return cached.value ?? undefined;
+    if (cached !== undefined) {
+      this.remember(groupId, id, cached);
+      return cached.value ?? undefined;
+    }
     if (!this.cache.lossy && !this.uncached.has(groupId)) return undefined;
     // Not staged, so LevelDB (even with a write in flight) holds the key's latest record.
     const raw = this.engine.getSync(dataKey(this.prefix(groupId), KIND_MAIN, key));
     const value = raw === undefined ? undefined : decodeValue(raw);
-    this.cache.fill(groupId, id, value ?? null, this.writtenSeq);
+    const rec = this.cache.fill(groupId, id, value ?? null, this.writtenSeq);
+    if (rec !== undefined) this.remember(groupId, id, rec);
     return value;
   }
+
+  /**
+   * The record getSync last found: a command reads a key, then writes it, and the batch's
+   * put or del takes the record along (recordHint) so that staging it needs no second lookup
+   * in a map of every cached key (docs/decisions.md, "One record lookup per write").
+   */
+  private hitGroup: GroupId = -1;
+  private hitId = '';
+  private hit: CachedRecord | undefined;
+
+  private remember(groupId: GroupId, id: string, rec: CachedRecord): void {
+    this.hitGroup = groupId;
+    this.hitId = id;
+    this.hit = rec;
+  }
+
+  private readonly recordHint: RecordHint = (groupId, id) =>
+    this.hit !== undefined && this.hitGroup === groupId && this.hitId === id ? this.hit : undefined;
 
   getFieldSync(groupId: GroupId, key: Uint8Array, field: Uint8Array): Uint8Array | undefined {
     const k = concat(this.prefix(groupId), fieldSuffix(key, field));
@@ -459,7 +493,7 @@ export class LevelStateMachineStore implements StateMachineStore {
   }
 
   batch(): StateMachineBatch {
-    return new LevelBatch((ops) => this.commit(ops));
+    return new LevelBatch((ops) => this.commit(ops), this.recordHint);
   }
 
   /**
@@ -603,7 +637,7 @@ export class LevelStateMachineStore implements StateMachineStore {
     for (const o of batchOps) {
       if (o.groupId !== lastGroup) this.pendingMetaGroups.add((lastGroup = o.groupId));
       if (o.op === 'put' || o.op === 'del') {
-        this.cache.stage(o.groupId, o.id ?? keyId(o.key), o.op === 'put' ? (o.stored ?? copyValue(o.value)) : null, seq);
+        this.cache.stage(o.groupId, o.id ?? keyId(o.key), o.op === 'put' ? (o.stored ?? copyValue(o.value)) : null, seq, o.rec);
       } else if (o.op === 'applied') {
         const m = this.metas.get(o.groupId);
         if (m) m.applied = o.index;

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { LevelStateMachineStore } from '../../src/storage/level-state-machine-store.js';
 import { MemoryStateMachineStore } from '../../src/storage/memory-state-machine-store.js';
 import { ValueType, type StateMachineStore } from '../../src/storage/types.js';
+import { keyId } from '../../src/storage/key-layout.js';
 import { tempDir } from './helpers.js';
 
 const b = (s: string): Buffer => Buffer.from(s);
@@ -124,6 +125,43 @@ test('hash fields are read from LevelDB once, then from the field cache, which f
     assert.equal(again.getFieldSync(1, b('h'), b('f')), undefined);
     assert.equal(again.getFieldSync(1, b('h'), b('absent')), undefined);
     await again.close();
+  } finally {
+    dir.cleanup();
+  }
+});
+
+test('a write stages into the record its read found, and not into one evicted since', async () => {
+  const dir = tempDir('sm-record-hint');
+  const value = (v: string, revision: number) => ({ type: ValueType.String, value: b(v), expireAtMs: 0, revision });
+  try {
+    const seed = new LevelStateMachineStore(dir.path);
+    await seed.open();
+    await seed.batch().put(1, b('k'), value('v1', 1)).setApplied(1, 1).write();
+    await seed.close();
+    // Room for a handful of records: reads after a restart fill the cache from LevelDB, and
+    // writes make it evict the oldest clean records.
+    const store = new LevelStateMachineStore(dir.path, { cacheBytesMax: 1200 });
+    await store.open();
+    const k = b('k');
+    // The common case: read, then write the same key; the write is visible at once.
+    assert.equal(str(store.getSync(1, k)?.value), 'v1');
+    await store.batch().put(1, k, value('v2', 2), true, keyId(k)).setApplied(1, 2).write();
+    assert.equal(str(store.getSync(1, k)?.value), 'v2');
+    await store.flush();
+    // Read k (its record is the last one found), then let a write of other keys evict it.
+    assert.equal(str(store.getSync(1, k)?.value), 'v2');
+    const others = store.batch();
+    for (let i = 0; i < 20; i++) others.put(1, b(`other-${i}`), value('x'.repeat(20), 3));
+    await others.setApplied(1, 3).write();
+    await store.flush();
+    // The batch carries the evicted record as its hint; staging must not write into it, or
+    // the read below (before LevelDB has the write) would miss the cache and find v2 on disk.
+    const pending = store.batch().put(1, k, value('v3', 4), true, keyId(k)).setApplied(1, 4).write();
+    assert.equal(str(store.getSync(1, k)?.value), 'v3');
+    await pending;
+    await store.flush();
+    assert.equal(str(store.getSync(1, k)?.value), 'v3');
+    await store.close();
   } finally {
     dir.cleanup();
   }
