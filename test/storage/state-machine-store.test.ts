@@ -130,7 +130,7 @@ test('hash fields are read from LevelDB once, then from the field cache, which f
   }
 });
 
-test('a write stages into the record its read found, and not into one evicted since', async () => {
+test('a write stages into the record its read found, and not into one evicted or dropped since', async () => {
   const dir = tempDir('sm-record-hint');
   const value = (v: string, revision: number) => ({ type: ValueType.String, value: b(v), expireAtMs: 0, revision });
   try {
@@ -161,6 +161,11 @@ test('a write stages into the record its read found, and not into one evicted si
     await pending;
     await store.flush();
     assert.equal(str(store.getSync(1, k)?.value), 'v3');
+    // The same when the record's group was dropped after the read (deleted, or replaced by a snapshot).
+    await store.deleteGroup(1);
+    const recreated = store.batch().put(1, k, value('v4', 5), false, keyId(k)).setApplied(1, 5).write();
+    assert.equal(str(store.getSync(1, k)?.value), 'v4');
+    await recreated;
     await store.close();
   } finally {
     dir.cleanup();
