@@ -1,5 +1,6 @@
 // Pieces shared by the benchmark scripts that drive redis-benchmark and redis-cli.
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 
 export interface Result {
   rps: number;
@@ -54,4 +55,29 @@ export async function waitReady(port: number, timeoutMs: number): Promise<void> 
     if (Date.now() > deadline) throw new Error(`server on ${port} not ready`);
     await sleep(200);
   }
+}
+
+/** utime + stime (fields 14, 15) and cutime + cstime (16, 17) of /proc/<pid>/stat, in ms; zeros off Linux. */
+function procStatMs(pid: number | 'self'): { own: number; children: number } {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // USER_HZ is 100 on Linux
+    return { own: (Number(f[11]) + Number(f[12])) * 10, children: (Number(f[13]) + Number(f[14])) * 10 };
+  } catch {
+    return { own: 0, children: 0 };
+  }
+}
+
+/**
+ * CPU time (user + system, ms) a process has used so far. CPU per request is what a shared,
+ * noisy machine distorts least: throughput swings with other load, CPU per op much less.
+ */
+export function processCpuMs(pid: number): number {
+  return procStatMs(pid).own;
+}
+
+/** CPU time (ms) used by this process's children that have been waited for (redis-benchmark runs). */
+export function childrenCpuMs(): number {
+  return procStatMs('self').children;
 }

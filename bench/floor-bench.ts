@@ -19,14 +19,14 @@
  *          --base-port P (default 27801: kv on P, leader on P+1, followers' peer ports P+11, P+12)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, fdatasync, mkdtempSync, openSync, readFileSync, rmSync, writev } from 'node:fs';
+import { closeSync, fdatasync, mkdtempSync, openSync, rmSync, writev } from 'node:fs';
 import { createServer, connect, type Socket } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NODE_FLAGS } from '../src/launcher.js';
 import { readChunks } from '../src/transport/socket-read.js';
-import { arg, redisBenchmark, sleep, waitReady, type Result } from './common.js';
+import { arg, childrenCpuMs, processCpuMs, redisBenchmark, sleep, waitReady, type Result } from './common.js';
 
 const OK = Buffer.from('+OK\r\n');
 const NIL = Buffer.from('$-1\r\n');
@@ -262,28 +262,6 @@ function serveLeader(port: number, followerPorts: number[], dir: string): void {
   })).listen(port, '127.0.0.1');
 }
 
-/** CPU ms (user + system) that waited-for children (redis-benchmark) have used, from /proc. */
-function childrenCpuMs(): number {
-  try {
-    const stat = readFileSync('/proc/self/stat', 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[13]) + Number(f[14])) * 10;
-  } catch {
-    return 0;
-  }
-}
-
-/** CPU ms (user + system) a process has used, from /proc (0 where there is none). */
-function cpuMs(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) * 10;
-  } catch {
-    return 0;
-  }
-}
-
 async function main(): Promise<void> {
   const requests = Number(arg('requests', '200000'));
   const rounds = Number(arg('rounds', '3'));
@@ -314,11 +292,11 @@ async function main(): Promise<void> {
     ];
     const runs = new Map<string, Array<Result & { cpuUs: number; cpuEach: string; clientUs: number }>>();
     const run = (t: (typeof targets)[number], test: string): void => {
-      const before = t.pids.map(cpuMs);
+      const before = t.pids.map(processCpuMs);
       const clientBefore = childrenCpuMs();
       const r = redisBenchmark({ port: t.port, test, pipeline: 1, requests, keyspace: 100000, timeoutMs: 600_000 });
       const clientUs = (childrenCpuMs() - clientBefore) * 1000 / requests;
-      const each = t.pids.map((pid, i) => (cpuMs(pid) - before[i]!) * 1000 / requests);
+      const each = t.pids.map((pid, i) => (processCpuMs(pid) - before[i]!) * 1000 / requests);
       const cpuUs = each.reduce((a, b) => a + b, 0);
       const cpuEach = each.length > 1 ? ` (${each.map((us) => Math.round(us)).join(' / ')})` : '';
       const key = `${t.name}|${test}`;

@@ -23,13 +23,13 @@
  * counting committed transactions per second (aborted ones are retried).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { MAIN_JS, NODE_FLAGS, planLocalCluster } from '../src/launcher.js';
 import { runClusterBench } from './cluster-bench.js';
-import { arg, redisBenchmark, sleep, waitReady, type Result } from './common.js';
+import { arg, childrenCpuMs, processCpuMs, redisBenchmark, sleep, waitReady, type Result } from './common.js';
 
 const requestsP1 = Number(arg('requests', '100000'));
 const tests = arg('tests', 'set,get,incr,mset,hset,hget,cas').split(',');
@@ -48,28 +48,16 @@ const profileDir = arg('profile', '');
 const warmupRequests = Number(arg('warmup', '100000'));
 const nodeFlags = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
 
-/**
- * CPU time (user + system, ms) each raftis node process has used so far, from /proc (Linux;
- * zeros elsewhere). CPU per request is what a shared, noisy machine distorts least: throughput
- * swings with other load, CPU per op much less.
- */
+/** CPU time (ms) each raftis node process has used so far. */
 function cpuMsEach(pids: number[]): number[] {
-  return pids.map((pid) => {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      return (Number(f[11]) + Number(f[12])) * 10; // USER_HZ is 100 on Linux
-    } catch {
-      return 0;
-    }
-  });
+  return pids.map(processCpuMs);
 }
 
-/** "total (node 1 / node 2 / node 3)" CPU µs per request between two cpuMsEach readings. */
-function cpuPerOp(before: number[], after: number[], requests: number): string {
+/** CPU µs per request between two cpuMsEach readings: in all, and as "total (node 1 / node 2 / node 3)". */
+function cpuPerOp(before: number[], after: number[], requests: number): { total: number; text: string } {
   const each = after.map((ms, i) => (ms - before[i]!) * 1000 / requests);
   const total = each.reduce((a, b) => a + b, 0);
-  return `${Math.round(total)} (${each.map((us) => Math.round(us)).join(' / ')})`;
+  return { total, text: `${Math.round(total)} (${each.map((us) => Math.round(us)).join(' / ')})` };
 }
 
 function bench(port: number, test: string, pipeline: number, requests: number): Result {
@@ -156,7 +144,7 @@ async function main(): Promise<void> {
         const redis = await casLoop(REDIS_PORT, 5000);
         const raftis = await casLoop(raftisPort, 5000);
         rows.push(`| WATCH/MULTI/EXEC rmw (50 clients, tx/s) | ${Math.round(redis.rps).toLocaleString('en-US')} | ${redis.p50.toFixed(2)} / ${redis.p99.toFixed(2)} | ` +
-          `${Math.round(raftis.rps).toLocaleString('en-US')} | ${raftis.p50.toFixed(2)} / ${raftis.p99.toFixed(2)} | ${(raftis.rps / redis.rps).toFixed(2)} | - |`);
+          `${Math.round(raftis.rps).toLocaleString('en-US')} | ${raftis.p50.toFixed(2)} / ${raftis.p99.toFixed(2)} | ${(raftis.rps / redis.rps).toFixed(2)} | - | - |`);
         process.stderr.write(`${rows[rows.length - 1]}\n`);
         continue;
       }
@@ -165,25 +153,30 @@ async function main(): Promise<void> {
         const redis = bench(REDIS_PORT, test, pipeline, n);
         let raftis: Result;
         const cpuBefore = cpuMsEach(nodePids);
+        const clientBefore = childrenCpuMs();
         try {
           raftis = bench(raftisPort, test, pipeline, n);
         } catch (err) {
           // Report the failure (e.g. CLUSTERDOWN when a request waits past the timeout) and go on.
-          rows.push(`| ${test.toUpperCase()} -P${pipeline} | ${Math.round(redis.rps).toLocaleString('en-US')} | - | failed: ${String((err as Error).message).split('\n')[0]} | - | - | - |`);
+          rows.push(`| ${test.toUpperCase()} -P${pipeline} | ${Math.round(redis.rps).toLocaleString('en-US')} | - | failed: ${String((err as Error).message).split('\n')[0]} | - | - | - | - |`);
           process.stderr.write(`${rows[rows.length - 1]}\n`);
           continue;
         }
         const cpu = cpuPerOp(cpuBefore, cpuMsEach(nodePids), n);
+        // The most any server costing this much CPU per request could do with every core busy,
+        // redis-benchmark's own CPU included (docs/decisions.md, "The Node floor at -P 1").
+        const clientUs = (childrenCpuMs() - clientBefore) * 1000 / n;
+        const ceiling = availableParallelism() * 1e6 / (cpu.total + clientUs) / redis.rps;
         const label = test === 'mset' ? 'MSET (10 keys, one hash tag)' : test.toUpperCase();
         rows.push(`| ${label} -P${pipeline} | ${Math.round(redis.rps).toLocaleString('en-US')} | ${redis.p50.toFixed(2)} / ${redis.p99.toFixed(2)} | ` +
-          `${Math.round(raftis.rps).toLocaleString('en-US')} | ${raftis.p50.toFixed(2)} / ${raftis.p99.toFixed(2)} | ${(raftis.rps / redis.rps).toFixed(2)} | ${cpu} |`);
+          `${Math.round(raftis.rps).toLocaleString('en-US')} | ${raftis.p50.toFixed(2)} / ${raftis.p99.toFixed(2)} | ${(raftis.rps / redis.rps).toFixed(2)} | ${cpu.text} | ${ceiling.toFixed(2)} |`);
         process.stderr.write(`${rows[rows.length - 1]}\n`);
       }
     }
     console.log(`\nredis-benchmark -c 50 -d 100 -r 100000 (raftis: 3 nodes, client on node ${targetNode}; Redis: one node, no persistence)`);
     console.log(`raftis ${leadersLine}\n`);
-    console.log('| test | Redis ops/s | Redis p50 / p99 ms | raftis ops/s | raftis p50 / p99 ms | raftis/Redis | raftis CPU µs/op: all (node 1 / 2 / 3) |');
-    console.log('| --- | --- | --- | --- | --- | --- | --- |');
+    console.log('| test | Redis ops/s | Redis p50 / p99 ms | raftis ops/s | raftis p50 / p99 ms | raftis/Redis | raftis CPU µs/op: all (node 1 / 2 / 3) | CPU ceiling, of Redis |');
+    console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
     for (const r of rows) console.log(r);
   } finally {
     for (const p of procs) p.kill('SIGTERM');
