@@ -225,6 +225,10 @@ function serveLeader(port: number, followerPorts: number[], dir: string): void {
   const peers = followerPorts.map((p, i) => {
     const s = connect(p, '127.0.0.1');
     s.setNoDelay(true);
+    s.on('error', (err) => {
+      process.stderr.write(`replicated toy: follower on port ${p}: ${err.message}\n`);
+      process.exit(1);
+    });
     onFrames(s, (body) => {
       persisted[i + 1] = body.readUInt32LE(0);
       advance();
