@@ -1,6 +1,7 @@
 // Pieces shared by the benchmark scripts that drive redis-benchmark and redis-cli.
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { Redis } from 'ioredis';
 
 export interface Result {
   rps: number;
@@ -80,4 +81,40 @@ export function processCpuMs(pid: number): number {
 /** CPU time (ms) used by this process's children that have been waited for (redis-benchmark runs). */
 export function childrenCpuMs(): number {
   return procStatMs('self').children;
+}
+
+/** How many data groups each node leads, as "node:count ..." (RAFTIS GROUPS on `port`). */
+export async function leaderCounts(port: number): Promise<string> {
+  const c = new Redis({ port, host: '127.0.0.1', lazyConnect: true });
+  try {
+    await c.connect();
+    const groups = (await c.call('RAFTIS', 'GROUPS')) as unknown[][];
+    const counts = new Map<string, number>();
+    for (const g of groups) {
+      const fields = new Map<string, unknown>();
+      for (let i = 0; i + 1 < g.length; i += 2) fields.set(String(g[i]), g[i + 1]);
+      if (Number(fields.get('group')) === 0) continue;
+      const leader = String(fields.get('leader'));
+      counts.set(leader, (counts.get(leader) ?? 0) + 1);
+    }
+    return [...counts].sort().map(([n, k]) => `${n}:${k}`).join(' ');
+  } finally {
+    c.disconnect();
+  }
+}
+
+/**
+ * Warms a raftis cluster up through the node on `port`: fills the keyspace so that GETs hit, lets
+ * the JIT settle, and lets leadership follow the load (docs/cluster.md), which moves a group once
+ * it has been led for two balancer rounds. So `run` (a write load) goes at least three times and
+ * then until the leaders stay put for a whole run (at most ten).
+ */
+export async function warmUpRaftis(port: number, run: (port: number) => unknown): Promise<void> {
+  let before = '';
+  for (let i = 0; i < 10; i++) {
+    run(port);
+    const after = await leaderCounts(port);
+    if (i >= 2 && after === before) break;
+    before = after;
+  }
 }

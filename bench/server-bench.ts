@@ -29,7 +29,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { MAIN_JS, NODE_FLAGS, planLocalCluster } from '../src/launcher.js';
 import { runClusterBench } from './cluster-bench.js';
-import { arg, childrenCpuMs, processCpuMs, redisBenchmark, sleep, waitReady, type Result } from './common.js';
+import { arg, childrenCpuMs, leaderCounts, processCpuMs, redisBenchmark, sleep, waitReady, warmUpRaftis, type Result } from './common.js';
 
 const requestsP1 = Number(arg('requests', '100000'));
 const tests = arg('tests', 'set,get,incr,mset,hset,hget,cas').split(',');
@@ -62,26 +62,6 @@ function cpuPerOp(before: number[], after: number[], requests: number): { total:
 
 function bench(port: number, test: string, pipeline: number, requests: number): Result {
   return redisBenchmark({ port, test, pipeline, requests, keyspace: 100000, custom: CUSTOM[test], timeoutMs: 600_000 });
-}
-
-/** How many data groups each node leads, as "node:count ..." (RAFTIS GROUPS on `port`). */
-async function leaderCounts(port: number): Promise<string> {
-  const c = new Redis({ port, host: '127.0.0.1', lazyConnect: true });
-  try {
-    await c.connect();
-    const groups = (await c.call('RAFTIS', 'GROUPS')) as unknown[][];
-    const counts = new Map<string, number>();
-    for (const g of groups) {
-      const fields = new Map<string, unknown>();
-      for (let i = 0; i + 1 < g.length; i += 2) fields.set(String(g[i]), g[i + 1]);
-      if (Number(fields.get('group')) === 0) continue;
-      const leader = String(fields.get('leader'));
-      counts.set(leader, (counts.get(leader) ?? 0) + 1);
-    }
-    return [...counts].sort().map(([n, k]) => `${n}:${k}`).join(' ');
-  } finally {
-    c.disconnect();
-  }
 }
 
 /** WATCH k / GET k / MULTI / SET k v+1 / EXEC on random keys from 50 clients for `ms`: committed tx/s and latency. */
@@ -128,13 +108,7 @@ async function main(): Promise<void> {
     // load (docs/cluster.md) once a group has been led for two balancer rounds, so raftis warms
     // up for at least three runs and then until its leaders stay put for a whole run.
     bench(REDIS_PORT, 'set', 16, warmupRequests);
-    let before = '';
-    for (let i = 0; i < 10; i++) {
-      bench(raftisPort, 'set', 16, warmupRequests);
-      const after = await leaderCounts(raftisPort);
-      if (i >= 2 && after === before) break;
-      before = after;
-    }
+    await warmUpRaftis(raftisPort, (p) => bench(p, 'set', 16, warmupRequests));
     const leadersLine = `data groups led by node: ${await leaderCounts(raftisPort)}`;
     process.stderr.write(`${leadersLine}\n`);
 
