@@ -16,18 +16,12 @@
  *          --warmup N (SETs at -P 16 per warm-up run; default 100000)
  *          --base-port P (client ports P..P+2, peer ports P+100..; default 27301)
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { arg, processCpuMs, redisBenchmark, sleep, waitReady, warmUpRaftis } from './common.js';
-
-interface Launcher {
-  planLocalCluster(opts: { nodes: number; basePort: number; peerBasePort: number; dataDir: string; extra: string[] }): { nodes: Array<{ nodeId: number; args: string[] }> };
-  MAIN_JS: string;
-  NODE_FLAGS: readonly string[];
-}
+import { arg, processCpuMs, redisBenchmark, sleep, spawnLocalCluster, waitReady, warmUpRaftis, type Launcher } from './common.js';
 
 interface Spec {
   test: string;
@@ -58,11 +52,9 @@ async function measure(dir: string, label: string): Promise<Sample[]> {
   const dataDir = mkdtempSync(join(tmpdir(), 'raftis-ab-'));
   const procs: ChildProcess[] = [];
   try {
-    const plan = launcher.planLocalCluster({ nodes: 3, basePort, peerBasePort: basePort + 100, dataDir, extra: ['--log-level', 'warn'] });
-    for (const n of plan.nodes) {
-      procs.push(spawn(process.execPath, [...launcher.NODE_FLAGS, launcher.MAIN_JS, ...n.args], { stdio: ['ignore', 'ignore', 'inherit'] }));
-    }
-    for (const n of plan.nodes) await waitReady(basePort + n.nodeId - 1, 30_000);
+    const cluster = spawnLocalCluster({ basePort, dataDir, launcher });
+    procs.push(...cluster.procs);
+    for (const p of cluster.ports) await waitReady(p, 30_000);
     await warmUpRaftis(basePort, (p) => run(p, { test: 'set', pipeline: 16, requests: warmup }));
     const pids = procs.map((p) => p.pid!);
     return specs.map((spec) => {

@@ -12,13 +12,12 @@
  *
  * Options: --seconds S (per run, default 5), --concurrency C (default 50), --groups G (default 8)
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cluster, Redis } from 'ioredis';
-import { MAIN_JS, NODE_FLAGS, planLocalCluster } from '../src/launcher.js';
-import { arg } from './common.js';
+import { arg, spawnLocalCluster } from './common.js';
 
 const seconds = Number(arg('seconds', '5'));
 const concurrency = Number(arg('concurrency', '50'));
@@ -95,9 +94,9 @@ export async function runClusterBench(): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'raftis-cbench-'));
   const procs: ChildProcess[] = [];
   try {
-    const plan = planLocalCluster({ nodes: 3, basePort: BASE_PORT, peerBasePort: BASE_PORT + 100, dataDir, extra: ['--log-level', 'warn', '--groups', String(groups), '--follow-load', 'no'] });
-    for (const n of plan.nodes) procs.push(spawn(process.execPath, [...NODE_FLAGS, MAIN_JS, ...n.args], { stdio: ['ignore', 'ignore', 'inherit'] }));
-    const ports = plan.nodes.map((n) => BASE_PORT + n.nodeId - 1);
+    const nodes = spawnLocalCluster({ basePort: BASE_PORT, dataDir, extra: ['--groups', String(groups), '--follow-load', 'no'] });
+    procs.push(...nodes.procs);
+    const ports = nodes.ports;
     await waitBalanced(ports);
     const cluster = new Cluster([{ host: '127.0.0.1', port: ports[0] }]);
     const plain = new Redis({ port: ports[0] });

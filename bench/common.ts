@@ -1,7 +1,8 @@
 // Pieces shared by the benchmark scripts that drive redis-benchmark and redis-cli.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
+import * as thisLauncher from '../src/launcher.js';
 
 export interface Result {
   rps: number;
@@ -117,4 +118,23 @@ export async function warmUpRaftis(port: number, run: (port: number) => unknown)
     if (i >= 2 && after === before) break;
     before = after;
   }
+}
+
+/** What the benches use of a build's launcher (src/launcher.ts): this checkout's, or another's (ab-bench). */
+export interface Launcher {
+  planLocalCluster(opts: { nodes: number; basePort: number; peerBasePort: number; dataDir: string; extra: string[] }): { nodes: Array<{ nodeId: number; args: string[] }> };
+  MAIN_JS: string;
+  NODE_FLAGS: readonly string[];
+}
+
+/**
+ * Spawns the three-node cluster `npm start` runs, on client ports basePort..basePort+2 and peer
+ * ports basePort+100.., logging at warn; `extra`: more node flags, `nodeFlags`: more V8 flags.
+ * Returns the node processes and their client ports (not waited for: see waitReady).
+ */
+export function spawnLocalCluster(o: { basePort: number; dataDir: string; extra?: string[]; nodeFlags?: string[]; launcher?: Launcher }): { procs: ChildProcess[]; ports: number[] } {
+  const launcher = o.launcher ?? thisLauncher;
+  const plan = launcher.planLocalCluster({ nodes: 3, basePort: o.basePort, peerBasePort: o.basePort + 100, dataDir: o.dataDir, extra: ['--log-level', 'warn', ...(o.extra ?? [])] });
+  const procs = plan.nodes.map((n) => spawn(process.execPath, [...launcher.NODE_FLAGS, ...(o.nodeFlags ?? []), launcher.MAIN_JS, ...n.args], { stdio: ['ignore', 'ignore', 'inherit'] }));
+  return { procs, ports: plan.nodes.map((n) => o.basePort + n.nodeId - 1) };
 }

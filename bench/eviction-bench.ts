@@ -20,8 +20,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MAIN_JS, NODE_FLAGS, planLocalCluster } from '../src/launcher.js';
-import { arg, redisBenchmark, waitReady, type Result } from './common.js';
+import { arg, redisBenchmark, spawnLocalCluster, waitReady, type Result } from './common.js';
 
 const requests = Number(arg('requests', '200000'));
 const maxmemory = arg('maxmemory', '16mb');
@@ -51,10 +50,10 @@ async function main(): Promise<void> {
   const procs: ChildProcess[] = [];
   try {
     procs.push(spawn('redis-server', ['--port', String(REDIS_PORT), '--save', '', '--appendonly', 'no', '--bind', '127.0.0.1'], { stdio: 'ignore' }));
-    const plan = planLocalCluster({ nodes: 3, basePort: BASE_PORT, peerBasePort: BASE_PORT + 100, dataDir, extra: ['--log-level', 'warn', '--request-timeout-ms', '30000'] });
-    for (const n of plan.nodes) procs.push(spawn(process.execPath, [...NODE_FLAGS, MAIN_JS, ...n.args], { stdio: ['ignore', 'ignore', 'inherit'] }));
+    const cluster = spawnLocalCluster({ basePort: BASE_PORT, dataDir, extra: ['--request-timeout-ms', '30000'] });
+    procs.push(...cluster.procs);
     await waitReady(REDIS_PORT, 10_000);
-    const nodePorts = plan.nodes.map((n) => BASE_PORT + n.nodeId - 1);
+    const nodePorts = cluster.ports;
     for (const p of nodePorts) await waitReady(p, 30_000);
     const raftis = nodePorts[0];
     const setAll = (ports: number[], ...kv: string[]) => ports.forEach((p) => cli(p, 'config', 'set', ...kv));

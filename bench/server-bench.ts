@@ -27,9 +27,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { MAIN_JS, NODE_FLAGS, planLocalCluster } from '../src/launcher.js';
 import { runClusterBench } from './cluster-bench.js';
-import { arg, childrenCpuMs, leaderCounts, processCpuMs, redisBenchmark, sleep, waitReady, warmUpRaftis, type Result } from './common.js';
+import { arg, childrenCpuMs, leaderCounts, processCpuMs, redisBenchmark, sleep, spawnLocalCluster, waitReady, warmUpRaftis, type Result } from './common.js';
 
 const requestsP1 = Number(arg('requests', '100000'));
 const tests = arg('tests', 'set,get,incr,mset,hset,hget,cas').split(',');
@@ -94,15 +93,11 @@ async function main(): Promise<void> {
   const procs: ChildProcess[] = [];
   try {
     procs.push(spawn('redis-server', ['--port', String(REDIS_PORT), '--save', '', '--appendonly', 'no', '--bind', '127.0.0.1'], { stdio: 'ignore' }));
-    const plan = planLocalCluster({ nodes: 3, basePort: BASE_PORT, peerBasePort: BASE_PORT + 100, dataDir, extra: ['--log-level', 'warn'] });
-    const nodePids: number[] = [];
-    for (const n of plan.nodes) {
-      const child = spawn(process.execPath, [...NODE_FLAGS, ...nodeFlags, MAIN_JS, ...n.args], { stdio: ['ignore', 'ignore', 'inherit'] });
-      procs.push(child);
-      nodePids.push(child.pid!);
-    }
+    const cluster = spawnLocalCluster({ basePort: BASE_PORT, dataDir, nodeFlags });
+    procs.push(...cluster.procs);
+    const nodePids = cluster.procs.map((p) => p.pid!);
     await waitReady(REDIS_PORT, 10_000);
-    for (const n of plan.nodes) await waitReady(BASE_PORT + n.nodeId - 1, 30_000);
+    for (const p of cluster.ports) await waitReady(p, 30_000);
     const raftisPort = BASE_PORT + targetNode - 1;
     // Warm up: fill the keyspace once so GETs hit, and let JIT settle. Leadership follows the
     // load (docs/cluster.md) once a group has been led for two balancer rounds, so raftis warms

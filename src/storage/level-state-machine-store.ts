@@ -191,10 +191,14 @@ class RecordCache {
   stage(groupId: GroupId, id: string, value: StoredValue | null, seq: number, rec?: CachedRecord): void {
     const bytes = RecordCache.bytesOf(id, value);
     this.bytes += bytes;
-    const old = rec !== undefined && rec.live ? rec : this.group(groupId).get(id);
+    let old = rec !== undefined && rec.live ? rec : undefined;
     if (old === undefined) {
-      this.group(groupId).set(id, { value, bytes, seq, live: true });
-      return;
+      const g = this.group(groupId);
+      old = g.get(id);
+      if (old === undefined) {
+        g.set(id, { value, bytes, seq, live: true });
+        return;
+      }
     }
     this.bytes -= old.bytes;
     old.value = value;
@@ -254,8 +258,9 @@ class FieldCache {
 
   set(id: string, value: Uint8Array | null): void {
     if (this.bytesMax <= 0) return;
-    if (this.map.has(id)) {
-      this.bytes -= FieldCache.bytesOf(id, this.map.get(id)!);
+    const old = this.map.get(id);
+    if (old !== undefined) {
+      this.bytes -= FieldCache.bytesOf(id, old);
       this.map.delete(id);
     }
     this.map.set(id, value);
