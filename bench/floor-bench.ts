@@ -12,14 +12,18 @@
  *   of the three have it on disk. The floor of a Raft-shaped write path: no terms, no elections,
  *   no state-machine storage, no routing.
  *
+ * A second redis-server with `appendfsync always` (it fdatasyncs its AOF every event-loop turn
+ * before answering that turn's writes) gives the C reference for a durable, unreplicated SET.
+ *
  * raftis does all the toys do and much more, so the toys' ratios bound what raftis can reach on
  * this machine (docs/decisions.md, "The Node floor at -P 1").
  *
  * Options: --requests N (per run; default 200000), --rounds N (default 3),
- *          --base-port P (default 27801: kv on P, leader on P+1, followers' peer ports P+11, P+12)
+ *          --base-port P (default 27801: kv on P, leader on P+1, followers' peer ports P+11, P+12,
+ *          redis-server on P+20, redis-server with AOF on P+21)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, fdatasync, mkdtempSync, openSync, rmSync, writev } from 'node:fs';
+import { closeSync, fdatasync, mkdirSync, mkdtempSync, openSync, rmSync, writev } from 'node:fs';
 import { createServer, connect, type Socket } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -282,15 +286,23 @@ async function main(): Promise<void> {
   try {
     const redis = spawn('redis-server', ['--port', String(redisPort), '--save', '', '--appendonly', 'no', '--bind', '127.0.0.1'], { stdio: 'ignore' });
     procs.push(redis);
+    // The C reference for a durable write: Redis appends each event-loop turn's writes to its AOF
+    // and fdatasyncs it before answering them, as the toy and raftis do per batch (no replication).
+    const aofDir = join(dir, 'aof');
+    mkdirSync(aofDir);
+    const redisAof = spawn('redis-server', ['--port', String(redisPort + 1), '--save', '', '--appendonly', 'yes', '--appendfsync', 'always',
+      '--dir', aofDir, '--bind', '127.0.0.1'], { stdio: 'ignore' });
+    procs.push(redisAof);
     const kv = toy('kv', '--port', String(base));
     const f1 = toy('follower', '--port', String(base + 11));
     const f2 = toy('follower', '--port', String(base + 12));
     await sleep(500);
     const leader = toy('leader', '--port', String(base + 1), '--followers', `${base + 11},${base + 12}`);
-    for (const p of [redisPort, base, base + 1]) await waitReady(p, 10_000);
+    for (const p of [redisPort, redisPort + 1, base, base + 1]) await waitReady(p, 10_000);
 
     const targets: Array<{ name: string; port: number; tests: string[]; pids: number[] }> = [
       { name: 'redis-server', port: redisPort, tests: ['set', 'get'], pids: [redis.pid!] },
+      { name: 'redis-server, AOF fsync always', port: redisPort + 1, tests: ['set'], pids: [redisAof.pid!] },
       { name: 'kv toy (1 process)', port: base, tests: ['set', 'get'], pids: [kv.pid!] },
       { name: 'replicated toy (3 processes)', port: base + 1, tests: ['set'], pids: [leader.pid!, f1.pid!, f2.pid!] },
     ];
