@@ -71,9 +71,12 @@ function getField(ctx: ReadContext | WriteContext, key: Buffer, field: Buffer): 
 
 /** Sets one field, keeping its place when it exists, appending it otherwise; true when new. */
 function setField(ctx: WriteContext, key: Buffer, meta: HashMeta, field: Buffer, value: Buffer): boolean {
-  const old = getField(ctx, key, field);
+  // A hash with no fields yet (a new one) has none to find: skip the read, which for a field
+  // the store has not cached is a LevelDB lookup. The write is told what the read found.
+  const raw = meta.count === 0 ? undefined : ctx.ks.getField(key, field);
+  const old = raw === undefined ? undefined : decodeField(raw);
   const seq = old?.seq ?? meta.nextSeq++;
-  ctx.ks.putField(key, Buffer.from(field), encodeField(seq, value));
+  ctx.ks.putField(key, Buffer.from(field), encodeField(seq, value), raw ?? null);
   if (old === undefined) meta.count++;
   return old === undefined;
 }

@@ -39,7 +39,11 @@ export interface KeyspaceWriter extends KeyspaceReader {
   put(key: Buffer, value: StoredValue): void;
   /** Deletes the key and, for a hash, all its fields. */
   del(key: Buffer): void;
-  putField(key: Buffer, field: Buffer, value: Buffer): void;
+  /**
+   * `old`: the field's value as the caller has just read it through this keyspace, null when it
+   * has none; omitted, the keyspace reads it.
+   */
+  putField(key: Buffer, field: Buffer, value: Buffer, old?: Buffer | null): void;
   delField(key: Buffer, field: Buffer): void;
 }
 
@@ -235,8 +239,8 @@ export class OverlayKeyspace implements KeyspaceWriter {
     return this.base.getField(key, field);
   }
 
-  putField(key: Buffer, field: Buffer, value: Buffer): void {
-    const old = this.getField(key, field);
+  putField(key: Buffer, field: Buffer, value: Buffer, known?: Buffer | null): void {
+    const old = known === undefined ? this.getField(key, field) : known ?? undefined;
     this.fieldOverlay(key).fields.set(id(field), value);
     this.sink.putField(key, field, value, old);
   }

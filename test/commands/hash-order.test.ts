@@ -30,9 +30,9 @@ function plain(r: Reply): unknown {
   }
 }
 
-function machine(): (...args: string[]) => Promise<unknown> {
+function machine(store = new MemoryStateMachineStore()): (...args: string[]) => Promise<unknown> {
   const commands = stateMachineCommands().all;
-  const sm = new KvStateMachine(new MemoryStateMachineStore(), commands);
+  const sm = new KvStateMachine(store, commands);
   let index = 0;
   return async (...args: string[]) => {
     const cmd = commands.get(args[0].toLowerCase()) as KeyedCommand;
@@ -84,4 +84,36 @@ test('HSCAN over a large hash misses no field present throughout, despite change
   for (let i = step; i < fields.length; i++) assert.equal(seen.get(`f${i}`), 1, `f${i} returned once`);
   assert.ok(step > 20, `the scan took many calls (${step})`);
   assert.deepEqual(await run('HSCAN', 'big', '18446744073709551616'), 'ERR:ERR invalid cursor');
+});
+
+/** Counts the field reads commands make (each is a LevelDB lookup when the field is not cached). */
+class FieldReadCountingStore extends MemoryStateMachineStore {
+  fieldReads = 0;
+  override getFieldSync(groupId: number, key: Uint8Array, field: Uint8Array): Uint8Array | undefined {
+    this.fieldReads++;
+    return super.getFieldSync(groupId, key, field);
+  }
+}
+
+test('HSET into a new hash reads no field, and a field given twice still counts once', async () => {
+  const store = new FieldReadCountingStore();
+  const run = machine(store);
+  assert.equal(await run('HSET', 'n', 'a', '1', 'b', '2'), 2);
+  // 'a' needs no read (the hash has no fields yet); 'b' is read, as 'a' is now in the hash.
+  assert.equal(store.fieldReads, 1);
+  // The second 'f' is found among this command's own writes, without a read of the store.
+  assert.equal(await run('HSET', 'd', 'f', '1', 'f', '2'), 1);
+  assert.equal(store.fieldReads, 1);
+  assert.equal(await run('HLEN', 'd'), 1);
+  assert.equal(await run('HGET', 'd', 'f'), '2');
+  // An existing hash reads each field it sets, once.
+  const before = store.fieldReads;
+  assert.equal(await run('HSET', 'n', 'a', 'x', 'c', '3'), 1);
+  assert.equal(store.fieldReads - before, 2);
+  assert.deepEqual(await run('HGETALL', 'n'), ['a', 'x', 'b', '2', 'c', '3']);
+  // Emptied and refilled: the key is gone with its last field, so the refill is a new hash.
+  await run('HDEL', 'n', 'a', 'b', 'c');
+  assert.equal(await run('EXISTS', 'n'), 0);
+  assert.equal(await run('HSET', 'n', 'a', 'again'), 1);
+  assert.deepEqual(await run('HGETALL', 'n'), ['a', 'again']);
 });

@@ -105,7 +105,7 @@ test('hashes: replies and errors match redis-server', async () => {
     ['HINCRBY', 'u', 'c', '1'], ['HINCRBYFLOAT', 'u', 'fl', '0.1'], ['HINCRBYFLOAT', 'u', 'fl', '0.2'], ['HINCRBYFLOAT', 'u', 'name', '1'],
     ['HINCRBYFLOAT', 'u', 'fl', 'x'], ['HINCRBYFLOAT', 'u', 'fl', 'inf'], ['HMSET', 'u', 'm', '1'], ['HSET', 'u', 'f'],
     ['SET', 's', 'x'], ['HSET', 's', 'f', 'v'], ['HGET', 's', 'f'], ['HGETALL', 's'], ['HLEN', 's'],
-    ['HSET', 'one', 'f', 'v'], ['HDEL', 'one', 'f'], ['EXISTS', 'one'], ['HGETALL', 'nokey'], ['HSCAN', 'nokey', '0'],
+    ['HSET', 'one', 'f', 'v'], ['HDEL', 'one', 'f'], ['EXISTS', 'one'], ['HSET', 'dup', 'f', '1', 'f', '2'], ['HLEN', 'dup'], ['HGET', 'dup', 'f'], ['HGETALL', 'nokey'], ['HSCAN', 'nokey', '0'],
     ['HSET', 'ord', 'a', '1', 'b', '2', 'c', '3'], ['HGETALL', 'ord'], ['HKEYS', 'ord'], ['HVALS', 'ord'],
     ['HSCAN', 'ord', '0'], ['HSCAN', 'ord', '0', 'MATCH', 'b*'], ['HSCAN', 'ord', 'x'], ['HSCAN', 'ord', '0', 'COUNT', '0'],
     // Small hashes list fields in insertion order; a rewritten field keeps its place.
