@@ -12,7 +12,8 @@
  * build`, or a copy of `dist/` beside a symlink to this checkout's `node_modules`.
  *
  * Options: --rounds N (default 4)
- *          --tests set:16:400000,set:1:100000 (redis-benchmark -t test : pipeline : requests)
+ *          --tests set:16:400000,set:1:100000 (redis-benchmark -t test : pipeline : requests; the
+ *          tests mset, hset and hget are npm run bench's custom commands)
  *          --warmup N (SETs at -P 16 per warm-up run; default 100000)
  *          --base-port P (client ports P..P+2, peer ports P+100..; default 27301)
  */
@@ -21,7 +22,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { arg, processCpuMs, redisBenchmark, sleep, spawnLocalCluster, waitReady, warmUpRaftis, type Launcher } from './common.js';
+import { CUSTOM, arg, processCpuMs, redisBenchmark, sleep, spawnLocalCluster, waitReady, warmUpRaftis, type Launcher } from './common.js';
 
 interface Spec {
   test: string;
@@ -43,7 +44,7 @@ const specs: Spec[] = arg('tests', 'set:16:400000,set:1:100000').split(',').map(
 });
 
 function run(port: number, spec: Spec): ReturnType<typeof redisBenchmark> {
-  return redisBenchmark({ port, test: spec.test, pipeline: spec.pipeline, requests: spec.requests, keyspace: 100000, timeoutMs: 600_000 });
+  return redisBenchmark({ port, test: spec.test, custom: CUSTOM[spec.test], pipeline: spec.pipeline, requests: spec.requests, keyspace: 100000, timeoutMs: 600_000 });
 }
 
 /** One fresh cluster of the build in `dir`: warm-up, then every spec once. */

@@ -28,18 +28,12 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { runClusterBench } from './cluster-bench.js';
-import { arg, childrenCpuMs, leaderCounts, processCpuMs, redisBenchmark, sleep, spawnLocalCluster, waitReady, warmUpRaftis, type Result } from './common.js';
+import { CUSTOM, arg, childrenCpuMs, leaderCounts, processCpuMs, redisBenchmark, sleep, spawnLocalCluster, waitReady, warmUpRaftis, type Result } from './common.js';
 
 const requestsP1 = Number(arg('requests', '100000'));
 const tests = arg('tests', 'set,get,incr,mset,hset,hget,cas').split(',');
 const pipelines = arg('pipelines', '1,16').split(',').map(Number);
 
-/** Tests run as custom redis-benchmark commands (the rest are redis-benchmark's own -t tests). */
-const CUSTOM: Record<string, string[]> = {
-  mset: ['MSET', ...Array.from({ length: 10 }, (_, i) => [`{m}:${i}:__rand_int__`, 'v'.repeat(10)]).flat()],
-  hset: ['HSET', 'h:__rand_int__', 'f', 'v'.repeat(10)],
-  hget: ['HGET', 'h:__rand_int__', 'f'],
-};
 const targetNode = Number(arg('node', '1'));
 const REDIS_PORT = 6390 + Math.floor(Math.random() * 9);
 const BASE_PORT = Number(arg('base-port', '27101'));
