@@ -170,8 +170,9 @@ const hdel: KeyedCommand = {
     const meta = hashMeta(h);
     let removed = 0;
     for (let i = 2; i < args.length; i++) {
-      if (ctx.ks.getField(args[1], args[i]) === undefined) continue;
-      ctx.ks.delField(args[1], args[i]);
+      const old = ctx.ks.getField(args[1], args[i]);
+      if (old === undefined) continue;
+      ctx.ks.delField(args[1], args[i], old);
       meta.count--;
       removed++;
     }

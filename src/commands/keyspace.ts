@@ -44,7 +44,8 @@ export interface KeyspaceWriter extends KeyspaceReader {
    * has none; omitted, the keyspace reads it.
    */
   putField(key: Buffer, field: Buffer, value: Buffer, old?: Buffer | null): void;
-  delField(key: Buffer, field: Buffer): void;
+  /** `old`: as for putField. */
+  delField(key: Buffer, field: Buffer, old?: Buffer | null): void;
 }
 
 /** What a read command sees: the group's keys at one instant. */
@@ -245,8 +246,8 @@ export class OverlayKeyspace implements KeyspaceWriter {
     this.sink.putField(key, field, value, old);
   }
 
-  delField(key: Buffer, field: Buffer): void {
-    const old = this.getField(key, field);
+  delField(key: Buffer, field: Buffer, known?: Buffer | null): void {
+    const old = known === undefined ? this.getField(key, field) : known ?? undefined;
     this.fieldOverlay(key).fields.set(id(field), null);
     this.sink.delField(key, field, old);
   }

@@ -95,7 +95,7 @@ class FieldReadCountingStore extends MemoryStateMachineStore {
   }
 }
 
-test('HSET into a new hash reads no field, and a field given twice still counts once', async () => {
+test('HSET into a new hash reads no field, a field given twice counts once, and HSET/HDEL read a field once', async () => {
   const store = new FieldReadCountingStore();
   const run = machine(store);
   assert.equal(await run('HSET', 'n', 'a', '1', 'b', '2'), 2);
@@ -111,8 +111,11 @@ test('HSET into a new hash reads no field, and a field given twice still counts 
   assert.equal(await run('HSET', 'n', 'a', 'x', 'c', '3'), 1);
   assert.equal(store.fieldReads - before, 2);
   assert.deepEqual(await run('HGETALL', 'n'), ['a', 'x', 'b', '2', 'c', '3']);
-  // Emptied and refilled: the key is gone with its last field, so the refill is a new hash.
-  await run('HDEL', 'n', 'a', 'b', 'c');
+  // HDEL reads each field once; emptied, the key is gone with its last field, and a refill is
+  // a new hash.
+  const beforeDel = store.fieldReads;
+  assert.equal(await run('HDEL', 'n', 'a', 'b', 'c', 'nope'), 3);
+  assert.equal(store.fieldReads - beforeDel, 4);
   assert.equal(await run('EXISTS', 'n'), 0);
   assert.equal(await run('HSET', 'n', 'a', 'again'), 1);
   assert.deepEqual(await run('HGETALL', 'n'), ['a', 'again']);
