@@ -33,7 +33,6 @@ export interface BenchmarkRun {
   timeoutMs: number;
 }
 
-/** One redis-benchmark run with 50 clients and 100-byte values: ops/s, p50 and p99 in ms. */
 /** Tests run as custom redis-benchmark commands (the rest are redis-benchmark's own -t tests). */
 export const CUSTOM: Record<string, string[]> = {
   mset: ['MSET', ...Array.from({ length: 10 }, (_, i) => [`{m}:${i}:__rand_int__`, 'v'.repeat(10)]).flat()],
@@ -41,6 +40,7 @@ export const CUSTOM: Record<string, string[]> = {
   hget: ['HGET', 'h:__rand_int__', 'f'],
 };
 
+/** One redis-benchmark run with 50 clients and 100-byte values: ops/s, p50 and p99 in ms. */
 export function redisBenchmark(run: BenchmarkRun): Result {
   const r = spawnSync('redis-benchmark', [
     '-p', String(run.port), '-c', '50', '-n', String(run.requests), '-d', '100', '-r', String(run.keyspace),
