@@ -355,6 +355,10 @@ test('random command sequences (seeded) reply as redis-server does', async () =>
     () => ['RENAME', key(), key()], () => ['INCRBYFLOAT', key(), pick(['0.5', '1', 'x'])], () => ['HEXISTS', key(), 'f'],
     () => ['HSET', key(), pick(['z', 'a', 'm']), val(), pick(['f', 'b']), val()], () => ['HGETALL', key()], () => ['HKEYS', key()],
     () => ['HVALS', key()], () => ['HSCAN', key(), '0'], () => ['HDEL', key(), pick(['z', 'a', 'f'])],
+    // Fields given twice in one command, on new and existing hashes alike.
+    () => ['HSET', key(), pick(['f', 'g']), val(), pick(['f', 'g']), val(), pick(['f', 'a']), val()],
+    () => ['HDEL', key(), pick(['f', 'g', 'a']), pick(['f', 'g', 'z'])], () => ['HSETNX', key(), pick(['f', 'g']), val()],
+    () => ['HINCRBYFLOAT', key(), pick(['f', 'g']), pick(['0.5', '-2', 'x'])], () => ['HSTRLEN', key(), pick(['f', 'a'])],
   ];
   for (let i = 0; i < 300; i++) {
     const cmd = pick(gens)();
