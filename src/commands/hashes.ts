@@ -69,11 +69,14 @@ function getField(ctx: ReadContext | WriteContext, key: Buffer, field: Buffer): 
   return raw === undefined ? undefined : decodeField(raw);
 }
 
-/** Sets one field, keeping its place when it exists, appending it otherwise; true when new. */
-function setField(ctx: WriteContext, key: Buffer, meta: HashMeta, field: Buffer, value: Buffer): boolean {
+/**
+ * Sets one field, keeping its place when it exists, appending it otherwise; true when new.
+ * `known`: the field's stored value when the caller has just read it, null when it has none.
+ */
+function setField(ctx: WriteContext, key: Buffer, meta: HashMeta, field: Buffer, value: Buffer, known?: Buffer | null): boolean {
   // A hash with no fields yet (a new one) has none to find: skip the read, which for a field
   // the store has not cached is a LevelDB lookup. The write is told what the read found.
-  const raw = meta.count === 0 ? undefined : ctx.ks.getField(key, field);
+  const raw = known !== undefined ? known ?? undefined : meta.count === 0 ? undefined : ctx.ks.getField(key, field);
   const old = raw === undefined ? undefined : decodeField(raw);
   const seq = old?.seq ?? meta.nextSeq++;
   ctx.ks.putField(key, Buffer.from(field), encodeField(seq, value), raw ?? null);
@@ -130,7 +133,7 @@ const hsetnx: KeyedCommand = {
     if (isReply(h)) return h;
     if (h !== undefined && ctx.ks.getField(args[1], args[2]) !== undefined) return integer(0);
     const meta = hashMeta(h);
-    setField(ctx, args[1], meta, args[2], args[3]);
+    setField(ctx, args[1], meta, args[2], args[3], null);
     saveHash(ctx, args[1], h, meta);
     return integer(1);
   },
@@ -234,7 +237,8 @@ const hincrby: KeyedCommand = {
     if (by === undefined) return errNotInteger();
     const h = hashForWrite(ctx, args[1]);
     if (isReply(h)) return h;
-    const old = h === undefined ? undefined : getField(ctx, args[1], args[2])?.value;
+    const raw = h === undefined ? null : ctx.ks.getField(args[1], args[2]) ?? null;
+    const old = raw === null ? undefined : decodeField(raw).value;
     let current = 0n;
     if (old !== undefined) {
       const n = parseInt64(old);
@@ -244,7 +248,7 @@ const hincrby: KeyedCommand = {
     const next = current + by;
     if (next > INT64_MAX || next < INT64_MIN) return errOverflow();
     const meta = hashMeta(h);
-    setField(ctx, args[1], meta, args[2], Buffer.from(next.toString(), 'latin1'));
+    setField(ctx, args[1], meta, args[2], Buffer.from(next.toString(), 'latin1'), raw);
     saveHash(ctx, args[1], h, meta);
     return integer(toReplyInt(next));
   },
@@ -264,14 +268,15 @@ const hincrbyfloat: KeyedCommand = {
     if ('inf' in by) return errNanOrInfinity();
     const h = hashForWrite(ctx, args[1]);
     if (isReply(h)) return h;
-    const old = h === undefined ? undefined : getField(ctx, args[1], args[2])?.value;
+    const raw = h === undefined ? null : ctx.ks.getField(args[1], args[2]) ?? null;
+    const old = raw === null ? undefined : decodeField(raw).value;
     const current = old === undefined ? { mant: 0n, exp: 0 } : parseDecimal(old);
     if (current === undefined) return errHashNotFloat();
     const sum = addDecimal(current, by);
     if (sum === undefined || 'inf' in sum) return errIncrNanOrInf();
     const text = Buffer.from(formatDecimal(sum), 'latin1');
     const meta = hashMeta(h);
-    setField(ctx, args[1], meta, args[2], text);
+    setField(ctx, args[1], meta, args[2], text, raw);
     saveHash(ctx, args[1], h, meta);
     return bulk(text);
   },

@@ -111,6 +111,14 @@ test('HSET into a new hash reads no field, a field given twice counts once, and 
   assert.equal(await run('HSET', 'n', 'a', 'x', 'c', '3'), 1);
   assert.equal(store.fieldReads - before, 2);
   assert.deepEqual(await run('HGETALL', 'n'), ['a', 'x', 'b', '2', 'c', '3']);
+  // HSETNX, HINCRBY and HINCRBYFLOAT read the field once, to decide, and write with that read.
+  for (const [cmd, expected] of [[['HSETNX', 'n', 'q', 'v'], 1], [['HINCRBY', 'n', 'b', '5'], 7], [['HINCRBYFLOAT', 'n', 'b', '0.5'], '7.5']] as const) {
+    const at: number = store.fieldReads;
+    assert.equal(await run(...cmd), expected);
+    assert.equal(store.fieldReads - at, 1, cmd.join(' '));
+  }
+  await run('HDEL', 'n', 'q');
+  await run('HSET', 'n', 'b', '2');
   // HDEL reads each field once; emptied, the key is gone with its last field, and a refill is
   // a new hash.
   const beforeDel = store.fieldReads;
