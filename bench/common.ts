@@ -33,6 +33,15 @@ export interface BenchmarkRun {
   timeoutMs: number;
 }
 
+/**
+ * Starts the reference redis-server on 127.0.0.1:`port`, without persistence, or, given
+ * `aofDir`, with an AOF there synced before every turn's replies (`appendfsync always`).
+ */
+export function spawnRedis(port: number, aofDir?: string): ChildProcess {
+  const persistence = aofDir === undefined ? ['--appendonly', 'no'] : ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', aofDir];
+  return spawn('redis-server', ['--port', String(port), '--save', '', ...persistence, '--bind', '127.0.0.1'], { stdio: 'ignore' });
+}
+
 /** Tests run as custom redis-benchmark commands (the rest are redis-benchmark's own -t tests). */
 export const CUSTOM: Record<string, string[]> = {
   mset: ['MSET', ...Array.from({ length: 10 }, (_, i) => [`{m}:${i}:__rand_int__`, 'v'.repeat(10)]).flat()],

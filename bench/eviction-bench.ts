@@ -16,11 +16,11 @@
  * Options: --requests N (default 200000), --maxmemory 16mb, --policy allkeys-lru,
  *          --pipeline 16, --keyspace 1000000
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { arg, redisBenchmark, spawnLocalCluster, waitReady, type Result } from './common.js';
+import { arg, redisBenchmark, spawnLocalCluster, spawnRedis, waitReady, type Result } from './common.js';
 
 const requests = Number(arg('requests', '200000'));
 const maxmemory = arg('maxmemory', '16mb');
@@ -49,7 +49,7 @@ async function main(): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'raftis-evict-bench-'));
   const procs: ChildProcess[] = [];
   try {
-    procs.push(spawn('redis-server', ['--port', String(REDIS_PORT), '--save', '', '--appendonly', 'no', '--bind', '127.0.0.1'], { stdio: 'ignore' }));
+    procs.push(spawnRedis(REDIS_PORT));
     const cluster = spawnLocalCluster({ basePort: BASE_PORT, dataDir, extra: ['--request-timeout-ms', '30000'] });
     procs.push(...cluster.procs);
     await waitReady(REDIS_PORT, 10_000);

@@ -30,7 +30,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NODE_FLAGS } from '../src/launcher.js';
 import { readChunks } from '../src/transport/socket-read.js';
-import { arg, childrenCpuMs, processCpuMs, redisBenchmark, sleep, waitReady, type Result } from './common.js';
+import { arg, childrenCpuMs, processCpuMs, redisBenchmark, sleep, spawnRedis, waitReady, type Result } from './common.js';
 
 const OK = Buffer.from('+OK\r\n');
 const NIL = Buffer.from('$-1\r\n');
@@ -284,14 +284,13 @@ async function main(): Promise<void> {
     return p;
   };
   try {
-    const redis = spawn('redis-server', ['--port', String(redisPort), '--save', '', '--appendonly', 'no', '--bind', '127.0.0.1'], { stdio: 'ignore' });
+    const redis = spawnRedis(redisPort);
     procs.push(redis);
     // The C reference for a durable write: Redis appends each event-loop turn's writes to its AOF
     // and fdatasyncs it before answering them, as the toy and raftis do per batch (no replication).
     const aofDir = join(dir, 'aof');
     mkdirSync(aofDir);
-    const redisAof = spawn('redis-server', ['--port', String(redisPort + 1), '--save', '', '--appendonly', 'yes', '--appendfsync', 'always',
-      '--dir', aofDir, '--bind', '127.0.0.1'], { stdio: 'ignore' });
+    const redisAof = spawnRedis(redisPort + 1, aofDir);
     procs.push(redisAof);
     const kv = toy('kv', '--port', String(base));
     const f1 = toy('follower', '--port', String(base + 11));

@@ -22,13 +22,13 @@
  * SET / EXEC read-modify-write loop of 50 ioredis clients on random keys,
  * counting committed transactions per second (aborted ones are retried).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { runClusterBench } from './cluster-bench.js';
-import { CUSTOM, arg, childrenCpuMs, leaderCounts, processCpuMs, redisBenchmark, sleep, spawnLocalCluster, waitReady, warmUpRaftis, type Result } from './common.js';
+import { CUSTOM, arg, childrenCpuMs, leaderCounts, processCpuMs, redisBenchmark, sleep, spawnLocalCluster, spawnRedis, waitReady, warmUpRaftis, type Result } from './common.js';
 
 const requestsP1 = Number(arg('requests', '100000'));
 const tests = arg('tests', 'set,get,incr,mset,hset,hget,cas').split(',');
@@ -86,7 +86,7 @@ async function main(): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'raftis-bench-'));
   const procs: ChildProcess[] = [];
   try {
-    procs.push(spawn('redis-server', ['--port', String(REDIS_PORT), '--save', '', '--appendonly', 'no', '--bind', '127.0.0.1'], { stdio: 'ignore' }));
+    procs.push(spawnRedis(REDIS_PORT));
     const cluster = spawnLocalCluster({ basePort: BASE_PORT, dataDir, nodeFlags });
     procs.push(...cluster.procs);
     const nodePids = cluster.procs.map((p) => p.pid!);
